@@ -1,0 +1,298 @@
+"""`AgentBase`: reply / speak / observe with hooks, memory and `to_dist`.
+
+No metaclass.  `__init_subclass__` wraps the `reply` and `observe` that a
+subclass defines, so hooks fire once per outermost call even when a
+subclass chains `super().reply()`; it also wraps `__init__` to record the
+constructor arguments (used to rebuild the agent on a server) and to accept
+the `to_dist=` keyword.  The agent core never imports the transport: the
+`rpc` layer is imported lazily, only when an agent is distributed.
+"""
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import uuid
+from typing import Any, Callable, Iterable, Optional, Union
+
+from .. import speech
+from ..message import Msg
+from ._hooks import (
+    HookRegistry,
+    run_notify_hooks,
+    run_post_reply_hooks,
+    run_pre_hooks,
+)
+from .memory import TemporaryMemory
+
+# (id(agent), "reply"|"observe") pairs whose hooks already run in this context
+_ACTIVE: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
+    "agentscope_rpc_active_hooks",
+    default=frozenset(),
+)
+
+
+def _hooked(kind: str, func: Callable) -> Callable:
+    """Wrap a reply/observe implementation so hooks run around the outermost call."""
+    if getattr(func, "__agentscope_hooked__", False):
+        return func
+
+    @functools.wraps(func)
+    def wrapper(self: "AgentBase", *args: Any, **kwargs: Any) -> Any:
+        key = (id(self), kind)
+        active = _ACTIVE.get()
+        if key in active:  # a super() chain or a hook calling its target
+            return func(self, *args, **kwargs)
+        token = _ACTIVE.set(active | {key})
+        try:
+            return self._call_with_hooks(kind, func, args, kwargs)
+        finally:
+            _ACTIVE.reset(token)
+
+    wrapper.__agentscope_hooked__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _recording_init(init: Callable) -> Callable:
+    @functools.wraps(init)
+    def wrapper(self: "AgentBase", *args: Any, **kwargs: Any) -> None:
+        kwargs.pop("to_dist", None)
+        if "_init_settings" not in self.__dict__:
+            self.__dict__["_init_settings"] = (args, dict(kwargs))
+        init(self, *args, **kwargs)
+
+    wrapper.__agentscope_hooked__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+class AgentBase:
+    """Base class of every agent; subclasses implement `reply(x=None) -> Msg`."""
+
+    _class_hooks = HookRegistry()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._class_hooks = HookRegistry()
+        for kind in ("reply", "observe"):
+            if kind in cls.__dict__:
+                setattr(cls, kind, _hooked(kind, cls.__dict__[kind]))
+        init = cls.__dict__.get("__init__")
+        if init is not None and not getattr(init, "__agentscope_hooked__", False):
+            cls.__init__ = _recording_init(init)  # type: ignore[misc]
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        dist = kwargs.get("to_dist")
+        if dist:
+            from ..rpc.proxy import create_remote_agent  # lazy: transport layer
+
+            kwargs = {k: v for k, v in kwargs.items() if k != "to_dist"}
+            return create_remote_agent(cls, args, kwargs, dist)
+        return super().__new__(cls)
+
+    def __init__(
+        self,
+        name: str,
+        sys_prompt: Optional[str] = None,
+        model_config_name: Optional[str] = None,
+        use_memory: bool = True,
+        to_dist: Any = False,
+        agent_id: Optional[str] = None,
+    ) -> None:
+        del to_dist  # handled by __new__
+        if "_init_settings" not in self.__dict__:
+            self.__dict__["_init_settings"] = (
+                (name,),
+                {
+                    "sys_prompt": sys_prompt,
+                    "model_config_name": model_config_name,
+                    "use_memory": use_memory,
+                },
+            )
+        self.name = name
+        self.sys_prompt = sys_prompt
+        self.model_config_name = model_config_name
+        self.memory: Optional[TemporaryMemory] = TemporaryMemory() if use_memory else None
+        self._object_hooks = HookRegistry()
+        self._agent_id = agent_id or f"{type(self).__name__}_{uuid.uuid4().hex}"
+        self.model = None
+        if model_config_name is not None:
+            from ..models import load_model_by_config_name
+
+            self.model = load_model_by_config_name(model_config_name)
+
+    # -- identity ------------------------------------------------------------
+    @property
+    def agent_id(self) -> str:
+        return self._agent_id
+
+    @agent_id.setter
+    def agent_id(self, value: str) -> None:
+        self._agent_id = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, agent_id={self.agent_id!r})"
+
+    # -- the three core functions -----------------------------------------
+    def reply(self, x: Union[Msg, list, None] = None) -> Msg:
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement reply(self, x=None) -> Msg",
+        )
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Msg:
+        return self.reply(*args, **kwargs)
+
+    def observe(self, x: Union[Msg, Iterable[Msg], None]) -> None:
+        """Record messages from the environment or other agents in memory."""
+        if self.memory is not None:
+            self.memory.add(x)
+
+    def speak(self, content: Any, stream: Optional[bool] = None) -> Msg:
+        """Say something: a str, a Msg, or a generator of chunks.
+
+        A generator may yield `(last, text_so_far)` tuples (AgentScope v0) or
+        plain string deltas.  Every chunk goes through the pre_speak hooks as
+        the accumulated message (same id, `stream=True`, `last=True` exactly
+        once at the end) and on to the listeners; post_speak runs once, also
+        when the generator raises.  Returns the spoken message.
+        """
+        del stream  # decided by the type of `content`
+        try:
+            if isinstance(content, Msg):
+                return self._speak_whole(content)
+            if isinstance(content, (str, dict, list)) or content is None:
+                return self._speak_whole(Msg(self.name, content, role="assistant"))
+            if inspect.isgenerator(content) or hasattr(content, "__next__") or hasattr(content, "__iter__"):
+                return self._speak_stream(iter(content))
+            raise TypeError(f"cannot speak a {type(content).__name__}")
+        finally:
+            run_notify_hooks(self, "post_speak")
+
+    # -- hook plumbing -------------------------------------------------------
+    def _call_with_hooks(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
+        x = args[0] if args else kwargs.get("x")
+        has_x = bool(args) or "x" in kwargs
+        new_x = run_pre_hooks(self, f"pre_{kind}", x)
+        if new_x is not x:
+            if args:
+                args = (new_x,) + tuple(args[1:])
+            elif has_x:
+                kwargs = dict(kwargs, x=new_x)
+            else:
+                args = (new_x,)
+        result = func(self, *args, **kwargs)
+        if kind == "reply":
+            return run_post_reply_hooks(self, result)
+        run_notify_hooks(self, "post_observe")
+        return result
+
+    def _emit(self, msg: Msg, stream: bool, last: bool, seq: int) -> None:
+        shown = run_pre_hooks(self, "pre_speak", msg, stream, last)
+        speech.publish(speech.SpeakEvent(shown, stream, last, seq, self.agent_id))
+
+    def _speak_whole(self, msg: Msg) -> Msg:
+        self._emit(msg, stream=False, last=True, seq=0)
+        return msg
+
+    def _speak_stream(self, chunks: Any) -> Msg:
+        msg_id = uuid.uuid4().hex
+        text = ""
+        seq = 0
+        pending: Optional[str] = None  # look one chunk ahead to flag `last`
+        done = False
+        try:
+            while True:
+                try:
+                    item = next(chunks)
+                except StopIteration:
+                    break
+                if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bool):
+                    is_last, new_text = item
+                    new_text = "" if new_text is None else str(new_text)
+                else:
+                    is_last, new_text = False, text if pending is None else pending
+                    new_text = new_text + ("" if item is None else str(item))
+                if pending is not None:
+                    self._emit(Msg(self.name, pending, "assistant", id=msg_id), True, False, seq)
+                    seq += 1
+                    text = pending
+                pending = new_text
+                if is_last:
+                    break
+            final = pending if pending is not None else text
+            msg = Msg(self.name, final, "assistant", id=msg_id)
+            done = True
+            self._emit(msg, True, True, seq)
+            return msg
+        except BaseException as exc:
+            if not done:
+                partial = Msg(self.name, text, "assistant", id=msg_id)
+                speech.publish(
+                    speech.SpeakEvent(partial, True, False, seq, self.agent_id, error=exc),
+                )
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+
+    # -- hook registration (object level) ---------------------------------
+    def register_hook(self, hook_type: str, name: str, func: Callable) -> None:
+        self._object_hooks.register(hook_type, name, func)
+
+    def remove_hook(self, hook_type: str, name: str) -> bool:
+        return self._object_hooks.remove(hook_type, name)
+
+    def clear_hooks(self, hook_type: Optional[str] = None) -> None:
+        self._object_hooks.clear(hook_type)
+
+    clear_all_obj_hooks = clear_hooks
+
+    # -- hook registration (class level; this class and its subclasses) ---
+    @classmethod
+    def register_class_hook(cls, hook_type: str, name: str, func: Callable) -> None:
+        cls.__dict__["_class_hooks"].register(hook_type, name, func)
+
+    @classmethod
+    def remove_class_hook(cls, hook_type: str, name: str) -> bool:
+        return cls.__dict__["_class_hooks"].remove(hook_type, name)
+
+    @classmethod
+    def clear_class_hooks(cls, hook_type: Optional[str] = None) -> None:
+        cls.__dict__["_class_hooks"].clear(hook_type)
+
+    @classmethod
+    def clear_all_class_hooks(cls) -> None:
+        cls.__dict__["_class_hooks"].clear()
+
+    # -- distribution --------------------------------------------------------
+    def to_dist(self, host: str = "localhost", port: Optional[int] = None, **options: Any) -> Any:
+        """Move this agent into an agent server; returns the proxy to use.
+
+        Without `port` a fresh child server process is started for it.
+        """
+        from ..rpc.proxy import distribute_existing  # lazy: transport layer
+
+        return distribute_existing(self, host=host, port=port, **options)
+
+
+def _add_named_registrars() -> None:
+    """AgentScope v0 names: register_pre_reply_hook(name, func) and friends."""
+    from ._hooks import HOOK_TYPES
+
+    for hook_type in HOOK_TYPES:
+        def make(ht: str):
+            def register(self: AgentBase, name: str, func: Callable) -> None:
+                self.register_hook(ht, name, func)
+
+            def remove(self: AgentBase, name: str) -> bool:
+                return self.remove_hook(ht, name)
+
+            return register, remove
+
+        register, remove = make(hook_type)
+        setattr(AgentBase, f"register_{hook_type}_hook", register)
+        setattr(AgentBase, f"remove_{hook_type}_hook", remove)
+
+
+_add_named_registrars()
+AgentBase.observe = _hooked("observe", AgentBase.__dict__["observe"])  # type: ignore[method-assign]

@@ -1,0 +1,79 @@
+"""An agent's short-term memory: an ordered list of messages."""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterable, Optional, Union
+
+from ..message import Msg
+
+
+class TemporaryMemory:
+    """In-process message memory; serialisable with `export`/`load`."""
+
+    def __init__(self) -> None:
+        self._messages: list[Msg] = []
+        self._lock = threading.Lock()
+
+    def add(self, memories: Union[Msg, Iterable[Msg], None]) -> None:
+        if memories is None:
+            return
+        if isinstance(memories, Msg):
+            memories = [memories]
+        items = list(memories)
+        for item in items:
+            if not isinstance(item, Msg):
+                raise TypeError(f"memory holds Msg objects, not {type(item).__name__}")
+        with self._lock:
+            self._messages.extend(items)
+
+    def get_memory(
+        self,
+        recent_n: Optional[int] = None,
+        filter_func: Optional[Callable[[int, Msg], bool]] = None,
+    ) -> list[Msg]:
+        with self._lock:
+            items = list(self._messages)
+        if recent_n is not None:
+            items = items[-recent_n:] if recent_n > 0 else []
+        if filter_func is not None:
+            items = [m for i, m in enumerate(items) if filter_func(i, m)]
+        return items
+
+    def delete(self, index: Union[int, Iterable[int]]) -> None:
+        indices = {index} if isinstance(index, int) else set(index)
+        with self._lock:
+            size = len(self._messages)
+            bad = [i for i in indices if not -size <= i < size]
+            if bad:
+                raise IndexError(f"memory index out of range: {sorted(bad)}")
+            normal = {i % size for i in indices}
+            self._messages = [m for i, m in enumerate(self._messages) if i not in normal]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._messages.clear()
+
+    def size(self) -> int:
+        return len(self._messages)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+    def export(self) -> list[dict]:
+        """The memory as a list of JSON-able dicts."""
+        return [m.to_dict() for m in self.get_memory()]
+
+    def load(self, data: Iterable[dict], overwrite: bool = True) -> None:
+        msgs = [Msg.from_dict(d) for d in data]
+        with self._lock:
+            if overwrite:
+                self._messages = msgs
+            else:
+                self._messages.extend(msgs)
+
+    def __getstate__(self) -> dict:
+        return {"messages": self.export()}
+
+    def __setstate__(self, state: dict) -> None:
+        self._lock = threading.Lock()
+        self._messages = [Msg.from_dict(d) for d in state.get("messages", [])]
