@@ -53,6 +53,19 @@ def _hooked(kind: str, func: Callable) -> Callable:
     return wrapper
 
 
+def _speak_hooks(obj: "AgentBase", runner: Callable, *args: Any, default: Any = None) -> Any:
+    """Run speak hooks, except for a `speak` that a speak hook itself made."""
+    key = (id(obj), "speak")
+    active = _ACTIVE.get()
+    if key in active:
+        return default
+    token = _ACTIVE.set(active | {key})
+    try:
+        return runner(obj, *args)
+    finally:
+        _ACTIVE.reset(token)
+
+
 def _recording_init(init: Callable) -> Callable:
     @functools.wraps(init)
     def wrapper(self: "AgentBase", *args: Any, **kwargs: Any) -> None:
@@ -165,7 +178,7 @@ class AgentBase:
                 return self._speak_stream(iter(content))
             raise TypeError(f"cannot speak a {type(content).__name__}")
         finally:
-            run_notify_hooks(self, "post_speak")
+            _speak_hooks(self, run_notify_hooks, "post_speak")
 
     # -- hook plumbing -------------------------------------------------------
     def _call_with_hooks(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
@@ -186,7 +199,7 @@ class AgentBase:
         return result
 
     def _emit(self, msg: Msg, stream: bool, last: bool, seq: int) -> None:
-        shown = run_pre_hooks(self, "pre_speak", msg, stream, last)
+        shown = _speak_hooks(self, run_pre_hooks, "pre_speak", msg, stream, last, default=msg)
         speech.publish(speech.SpeakEvent(shown, stream, last, seq, self.agent_id))
 
     def _speak_whole(self, msg: Msg) -> Msg:
@@ -205,6 +218,12 @@ class AgentBase:
                     item = next(chunks)
                 except StopIteration:
                     break
+                except BaseException:
+                    if pending is not None:  # deliver the look-ahead chunk too
+                        self._emit(Msg(self.name, pending, "assistant", id=msg_id), True, False, seq)
+                        seq += 1
+                        text = pending
+                    raise
                 if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bool):
                     is_last, new_text = item
                     new_text = "" if new_text is None else str(new_text)
