@@ -1,0 +1,158 @@
+"""`msghub`: a group whose members hear each other (AgentScope v0 semantics).
+
+    with msghub(participants=[a, b, c], announcement=hint) as hub:
+        a()            # b and c observe a's reply
+        hub.broadcast(Msg("host", "vote now"))   # a, b and c observe it
+        hub.add(d)
+        hub.delete(a)
+
+On enter every participant observes the announcement (a Msg or a list of
+them).  While the hub is open, every participant's reply is observed by all
+the *other* current participants.  On exit the forwarding stops.
+
+How: each open hub registers one object-level `post_reply` hook, named
+uniquely for the hub, on each participant; the hook forwards the reply to the
+other participants with `observe` and returns None, so the reply itself is
+unchanged.  The hub only uses a participant's `register_hook`, `remove_hook`
+and `observe`, so a distributed agent's proxy (whose hooks fire in the
+orchestrator) takes part unchanged.  The hook sees the reply as it stands at
+that point of the post_reply chain: object-level hooks registered later, and
+class-level hooks, run after it.
+
+Nested hubs: an agent in several open hubs forwards through each of them, but
+a listener that shares more than one open hub with the speaker observes the
+reply once -- the hub opened first among those they share delivers it.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import Any, Iterable, Optional
+
+_REGISTRY_LOCK = threading.RLock()
+_OPEN_HUBS: list["MsgHubManager"] = []  # open hubs, in the order they opened
+
+
+def _as_list(agents: Any) -> list:
+    """One agent or a list/tuple/set of them -> list (no duplicates)."""
+    items = list(agents) if isinstance(agents, (list, tuple, set)) else [agents]
+    unique: list = []
+    for agent in items:
+        if not any(agent is seen for seen in unique):
+            unique.append(agent)
+    return unique
+
+
+def _contains(agents: Iterable, agent: Any) -> bool:
+    return any(agent is member for member in agents)
+
+
+class MsgHubManager:
+    """An open (or reusable) group of agents; see the module docstring."""
+
+    def __init__(self, participants: Iterable, announcement: Any = None) -> None:
+        self.participants: list = _as_list(list(participants))
+        self.announcement = announcement
+        self.hook_name = f"msghub_{uuid.uuid4().hex}"
+        self._open = False
+
+    # -- context manager --------------------------------------------------
+    def __enter__(self) -> "MsgHubManager":
+        with _REGISTRY_LOCK:
+            if self._open:
+                raise RuntimeError("this msghub is already open")
+            members = list(self.participants)
+        if self.announcement is not None:
+            for agent in members:
+                agent.observe(self.announcement)
+        with _REGISTRY_LOCK:
+            self._open = True
+            _OPEN_HUBS.append(self)
+            members = list(self.participants)
+        for agent in members:
+            self._attach(agent)
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        with _REGISTRY_LOCK:
+            if not self._open:
+                return
+            self._open = False
+            _OPEN_HUBS.remove(self)
+            members = list(self.participants)
+        for agent in members:
+            agent.remove_hook("post_reply", self.hook_name)
+
+    # -- membership -----------------------------------------------------------
+    def add(self, new_participant: Any) -> None:
+        """Add one agent or a list of agents (ignored if already members)."""
+        added = []
+        with _REGISTRY_LOCK:
+            for agent in _as_list(new_participant):
+                if not _contains(self.participants, agent):
+                    self.participants.append(agent)
+                    added.append(agent)
+            is_open = self._open
+        if is_open:
+            for agent in added:
+                self._attach(agent)
+
+    def delete(self, participant: Any) -> None:
+        """Remove one agent or a list of agents (non-members are ignored)."""
+        removed = []
+        with _REGISTRY_LOCK:
+            for agent in _as_list(participant):
+                if _contains(self.participants, agent):
+                    self.participants = [p for p in self.participants if p is not agent]
+                    removed.append(agent)
+            is_open = self._open
+        if is_open:
+            for agent in removed:
+                agent.remove_hook("post_reply", self.hook_name)
+
+    def broadcast(self, msg: Any) -> None:
+        """Every participant observes `msg` (a Msg or a list of them)."""
+        with _REGISTRY_LOCK:
+            members = list(self.participants)
+        for agent in members:
+            agent.observe(msg)
+
+    # -- forwarding -----------------------------------------------------------
+    def _attach(self, speaker: Any) -> None:
+        def forward(_agent: Any, reply: Any) -> None:
+            # `speaker` from the closure, not `_agent`: a proxy may pass
+            # something else as the hook's first argument.
+            self._forward(speaker, reply)
+
+        speaker.register_hook("post_reply", self.hook_name, forward)
+
+    def _listeners(self, speaker: Any) -> list:
+        """The participants this hub delivers `speaker`'s replies to."""
+        with _REGISTRY_LOCK:
+            if not self._open or not _contains(self.participants, speaker):
+                return []
+            earlier = [
+                hub.participants
+                for hub in _OPEN_HUBS[: _OPEN_HUBS.index(self)]
+                if _contains(hub.participants, speaker)
+            ]
+            return [
+                agent
+                for agent in self.participants
+                if agent is not speaker
+                and not any(_contains(members, agent) for members in earlier)
+            ]
+
+    def _forward(self, speaker: Any, reply: Any) -> None:
+        if reply is None:
+            return
+        for agent in self._listeners(speaker):
+            agent.observe(reply)
+
+
+def msghub(participants: Iterable, announcement: Optional[Any] = None) -> MsgHubManager:
+    """Open a hub over `participants`: use it as `with msghub(...) as hub:`."""
+    return MsgHubManager(participants, announcement)
+
+
+__all__ = ["msghub", "MsgHubManager"]
