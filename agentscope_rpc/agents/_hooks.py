@@ -65,6 +65,11 @@ class HookRegistry:
     def __bool__(self) -> bool:
         return any(self._hooks.values())
 
+    def __reduce__(self):
+        # hooks run where they were registered: a class or agent shipped to
+        # a server arrives with empty registries
+        return (HookRegistry, ())
+
 
 def hooks_for(obj: Any, hook_type: str) -> list[Callable]:
     """All hooks of `hook_type` that apply to `obj`, in run order."""
@@ -72,7 +77,7 @@ def hooks_for(obj: Any, hook_type: str) -> list[Callable]:
     own = obj.__dict__.get("_object_hooks") if hasattr(obj, "__dict__") else None
     if own:
         found.extend(own.get(hook_type))
-    for klass in type(obj).__mro__:
+    for klass in getattr(obj, "_hook_mro", None) or type(obj).__mro__:
         registry = klass.__dict__.get("_class_hooks")
         if registry:
             found.extend(registry.get(hook_type))

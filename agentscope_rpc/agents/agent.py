@@ -32,25 +32,65 @@ _ACTIVE: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
 )
 
 
+class _Hooked:
+    """A reply/observe implementation with hooks around its outermost call.
+
+    A descriptor (not a closure) so that agent classes pickle by value.
+    """
+
+    __agentscope_hooked__ = True
+
+    def __init__(self, kind: str, func: Callable) -> None:
+        self.kind = kind
+        self.func = func
+        self.__wrapped__ = func
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+        self.__qualname__ = getattr(func, "__qualname__", func.__name__)
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        if inspect.iscoroutinefunction(self.func):
+            return functools.partial(self.call_async, obj)
+        return functools.partial(self.call, obj)
+
+    def _enter(self, obj: Any) -> Optional[contextvars.Token]:
+        key = (id(obj), self.kind)
+        active = _ACTIVE.get()
+        if key in active:  # a super() chain or a hook calling its target
+            return None
+        return _ACTIVE.set(active | {key})
+
+    def call(self, obj: "AgentBase", *args: Any, **kwargs: Any) -> Any:
+        token = self._enter(obj)
+        if token is None:
+            return self.func(obj, *args, **kwargs)
+        try:
+            return obj._call_with_hooks(self.kind, self.func, args, kwargs)
+        finally:
+            _ACTIVE.reset(token)
+
+    async def call_async(self, obj: "AgentBase", *args: Any, **kwargs: Any) -> Any:
+        token = self._enter(obj)
+        if token is None:
+            return await self.func(obj, *args, **kwargs)
+        try:
+            return await obj._call_with_hooks_async(self.kind, self.func, args, kwargs)
+        finally:
+            _ACTIVE.reset(token)
+
+    __call__ = call  # AgentBase.observe(agent, x) still works
+
+    def __reduce__(self):
+        return (_Hooked, (self.kind, self.func))
+
+
 def _hooked(kind: str, func: Callable) -> Callable:
     """Wrap a reply/observe implementation so hooks run around the outermost call."""
     if getattr(func, "__agentscope_hooked__", False):
         return func
-
-    @functools.wraps(func)
-    def wrapper(self: "AgentBase", *args: Any, **kwargs: Any) -> Any:
-        key = (id(self), kind)
-        active = _ACTIVE.get()
-        if key in active:  # a super() chain or a hook calling its target
-            return func(self, *args, **kwargs)
-        token = _ACTIVE.set(active | {key})
-        try:
-            return self._call_with_hooks(kind, func, args, kwargs)
-        finally:
-            _ACTIVE.reset(token)
-
-    wrapper.__agentscope_hooked__ = True  # type: ignore[attr-defined]
-    return wrapper
+    return _Hooked(kind, func)  # type: ignore[return-value]
 
 
 def _speak_hooks(obj: "AgentBase", runner: Callable, *args: Any, default: Any = None) -> Any:
@@ -181,22 +221,30 @@ class AgentBase:
             _speak_hooks(self, run_notify_hooks, "post_speak")
 
     # -- hook plumbing -------------------------------------------------------
-    def _call_with_hooks(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
+    def _pre_hooked_args(self, kind: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
         x = args[0] if args else kwargs.get("x")
-        has_x = bool(args) or "x" in kwargs
         new_x = run_pre_hooks(self, f"pre_{kind}", x)
-        if new_x is not x:
-            if args:
-                args = (new_x,) + tuple(args[1:])
-            elif has_x:
-                kwargs = dict(kwargs, x=new_x)
-            else:
-                args = (new_x,)
-        result = func(self, *args, **kwargs)
+        if new_x is x:
+            return args, kwargs
+        if args:
+            return (new_x,) + tuple(args[1:]), kwargs
+        if "x" in kwargs:
+            return args, dict(kwargs, x=new_x)
+        return (new_x,), kwargs
+
+    def _post_hooked(self, kind: str, result: Any) -> Any:
         if kind == "reply":
             return run_post_reply_hooks(self, result)
         run_notify_hooks(self, "post_observe")
         return result
+
+    def _call_with_hooks(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
+        args, kwargs = self._pre_hooked_args(kind, args, kwargs)
+        return self._post_hooked(kind, func(self, *args, **kwargs))
+
+    async def _call_with_hooks_async(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
+        args, kwargs = self._pre_hooked_args(kind, args, kwargs)
+        return self._post_hooked(kind, await func(self, *args, **kwargs))
 
     def _emit(self, msg: Msg, stream: bool, last: bool, seq: int) -> None:
         shown = _speak_hooks(self, run_pre_hooks, "pre_speak", msg, stream, last, default=msg)

@@ -1,0 +1,5 @@
+"""Transport: wire codec, gRPC client, placeholders and agent proxies."""
+from .placeholder import AsyncResult
+from .proxy import RemoteAgent
+
+__all__ = ["AsyncResult", "RemoteAgent"]

@@ -1,0 +1,106 @@
+"""Orchestrator side of the speak relay.
+
+Chunks arrive as deltas; `SpeakAssembler` rebuilds the accumulated `Msg`
+(same id, growing content), runs the hooks of the proxy that stands for the
+speaking agent (object and class level, in this process) and publishes the
+event to the sinks captured when the call was made.
+
+Everything runs on one dispatcher thread, in arrival order: user hooks never
+run on the event loop and never run concurrently, and a stream is read no
+faster than its events are delivered (backpressure reaches the server
+through gRPC flow control).
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import weakref
+from typing import Any, Callable, Iterable, Optional
+
+from .. import speech
+from ..agents._hooks import run_notify_hooks, run_pre_hooks
+from ..message import Msg
+
+_dispatcher = concurrent.futures.ThreadPoolExecutor(
+    max_workers=1,
+    thread_name_prefix="agentscope-rpc-dispatch",
+)
+
+# agent id -> the live proxy in this process whose hooks see that agent's speech
+_proxies: "weakref.WeakValueDictionary[str, Any]" = weakref.WeakValueDictionary()
+
+
+def register_proxy(agent_id: str, proxy: Any) -> None:
+    _proxies[agent_id] = proxy
+
+
+def proxy_for(agent_id: str) -> Optional[Any]:
+    return _proxies.get(agent_id)
+
+
+async def dispatch(func: Callable[..., Any], *args: Any) -> Any:
+    """Run `func` on the dispatcher thread, in submission order."""
+    return await asyncio.get_running_loop().run_in_executor(_dispatcher, func, *args)
+
+
+class RemoteSpeakError(Exception):
+    """Stands for an exception raised by a remote speak generator."""
+
+
+class SpeakAssembler:
+    """Rebuilds accumulated messages from the delta chunks of one call."""
+
+    def __init__(self, sinks: tuple) -> None:
+        self._sinks = sinks
+        # msg id -> [text so far, last seq, agent id, name, role]
+        self._open: dict[str, list] = {}
+
+    def open_messages(self) -> list[str]:
+        return list(self._open)
+
+    def feed(self, chunks: Iterable[Any]) -> None:
+        for chunk in chunks:
+            self._feed_one(chunk)
+
+    def _feed_one(self, chunk: Any) -> None:
+        msg_id = chunk.msg_id
+        state = self._open.get(msg_id)
+        if state is not None and chunk.seq <= state[1]:
+            return  # duplicate: never deliver a chunk twice
+        text = chunk.delta if chunk.replace or state is None else state[0] + chunk.delta
+        content: Any = json.loads(chunk.content_json) if chunk.content_json else text
+        metadata = json.loads(chunk.metadata_json) if chunk.metadata_json else None
+        msg = Msg(chunk.name, content, chunk.role or "assistant", metadata=metadata, id=msg_id)
+        error = RemoteSpeakError(chunk.error_type) if chunk.error_type else None
+        if chunk.last or not chunk.stream or error is not None:
+            self._open.pop(msg_id, None)
+            self._deliver(msg, chunk.stream, chunk.last, chunk.seq, chunk.agent_id, error, True)
+        else:
+            self._open[msg_id] = [text, chunk.seq, chunk.agent_id, chunk.name, chunk.role]
+            self._deliver(msg, chunk.stream, False, chunk.seq, chunk.agent_id, None, False)
+
+    def _deliver(
+        self,
+        msg: Msg,
+        stream: bool,
+        last: bool,
+        seq: int,
+        agent_id: str,
+        error: Optional[BaseException],
+        done: bool,
+    ) -> None:
+        owner = proxy_for(agent_id)
+        shown = msg
+        if owner is not None and error is None:
+            shown = run_pre_hooks(owner, "pre_speak", msg, stream, last)
+        speech.publish(speech.SpeakEvent(shown, stream, last, seq, agent_id, error), self._sinks)
+        if done and owner is not None:
+            run_notify_hooks(owner, "post_speak")
+
+    def abort(self, error: Optional[BaseException]) -> None:
+        """The stream ended while messages were open: end each with an error."""
+        for msg_id, (text, seq, agent_id, name, role) in list(self._open.items()):
+            del self._open[msg_id]
+            msg = Msg(name, text, role or "assistant", id=msg_id)
+            self._deliver(msg, True, False, seq, agent_id, error or RemoteSpeakError("stream ended"), True)

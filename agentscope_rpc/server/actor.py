@@ -1,0 +1,149 @@
+"""Actors: one agent, one FIFO mailbox.
+
+Calls to one agent run one at a time, in the order each caller sent them
+(per-caller sequence numbers; a call that arrives early waits for its
+predecessor, at most `GAP_WAIT_S`).  Calls to different agents run
+concurrently: a blocking `reply` runs on the server's thread pool, an
+`async def` one on the loop.  An idle actor holds no task and no thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from .. import speech
+from ..exception import StreamCancelledError
+from .relay import CallRelay
+
+GAP_WAIT_S = 2.0  # how long a call waits for an earlier call of the same caller
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CallTask:
+    """One queued call."""
+
+    task_id: str
+    method: str
+    args: tuple
+    kwargs: dict
+    relay: CallRelay
+    caller_id: str = ""
+    seq: int = 0
+    refs: list = field(default_factory=list)  # placeholders to resolve first
+    done: Optional[asyncio.Future] = None  # -> ("result", value) | ("error", exc)
+    cancelled: bool = False
+
+
+class Actor:
+    """Runs one agent's calls one at a time."""
+
+    __slots__ = ("agent", "_queue", "_running", "_expected", "_held", "_runner", "_execute")
+
+    def __init__(self, agent: Any, execute: Callable[[Any, CallTask], Any]) -> None:
+        self.agent = agent
+        self._queue: deque = deque()
+        self._running = False
+        self._expected: dict[str, int] = {}
+        self._held: dict[tuple, CallTask] = {}
+        self._runner: Optional[asyncio.Task] = None
+        self._execute = execute
+
+    @property
+    def busy(self) -> bool:
+        return self._running
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue) + len(self._held)
+
+    def submit(self, task: CallTask) -> None:
+        caller = task.caller_id
+        if not caller:
+            self._enqueue(task)
+            return
+        expected = self._expected.get(caller, 0)
+        if task.seq > expected:  # arrived early: wait for the gap to fill
+            self._held[(caller, task.seq)] = task
+            asyncio.get_running_loop().call_later(GAP_WAIT_S, self._skip_gap, caller, expected)
+            return
+        self._enqueue(task)
+        if task.seq == expected:
+            self._expected[caller] = expected + 1
+            self._release_held(caller)
+
+    def _release_held(self, caller: str) -> None:
+        while True:
+            nxt = self._held.pop((caller, self._expected[caller]), None)
+            if nxt is None:
+                return
+            self._enqueue(nxt)
+            self._expected[caller] += 1
+
+    def _skip_gap(self, caller: str, missing: int) -> None:
+        if self._expected.get(caller, 0) != missing:
+            return
+        later = sorted(seq for (c, seq) in self._held if c == caller)
+        if not later:
+            return
+        log.warning("call %d of caller %s never arrived; going on", missing, caller)
+        self._expected[caller] = later[0]
+        self._release_held(caller)
+
+    def _enqueue(self, task: CallTask) -> None:
+        self._queue.append(task)
+        if not self._running:
+            self._running = True
+            self._runner = asyncio.get_running_loop().create_task(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                task = self._queue.popleft()
+                if task.cancelled:
+                    continue
+                await self._execute(self, task)
+        finally:
+            self._running = False
+            self._runner = None
+
+    def fail_all(self, error: BaseException) -> None:
+        """Shutdown / deletion: queued calls fail with `error`."""
+        pending = list(self._queue) + list(self._held.values())
+        self._queue.clear()
+        self._held.clear()
+        for task in pending:
+            task.cancelled = True
+            if task.done is not None and not task.done.done():
+                task.done.set_result(("error", error))
+            task.relay.close()
+
+
+async def run_agent_method(
+    loop: asyncio.AbstractEventLoop,
+    pool: Any,
+    func: Callable[..., Any],
+    task: CallTask,
+) -> Any:
+    """Run `func(*args, **kwargs)` with the call's relay bound as speech sink."""
+    ctx = contextvars.copy_context()
+
+    def bound() -> Any:
+        with speech.bind_sinks(task.relay, replace=True):
+            return func(*task.args, **task.kwargs)
+
+    if inspect.iscoroutinefunction(func):
+
+        async def bound_async() -> Any:
+            with speech.bind_sinks(task.relay, replace=True):
+                return await func(*task.args, **task.kwargs)
+
+        return await loop.create_task(bound_async(), context=ctx)
+    if task.cancelled:
+        raise StreamCancelledError("cancelled before it started")
+    return await loop.run_in_executor(pool, ctx.run, bound)

@@ -1,0 +1,125 @@
+"""`AgentServer`: one grpc.aio server hosting agents, start to stop."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import Optional
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from .. import speech
+from ..rpc import _loop
+from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
+from .auth import TokenInterceptor
+from .config import ServerConfig
+from .host import AgentHost
+from .servicer import AgentServicer
+
+log = logging.getLogger(__name__)
+SERVICE_NAME = "agentscope_rpc.AgentServer"
+
+
+def _read(path: Optional[str]) -> Optional[bytes]:
+    if not path:
+        return None
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+class AgentServer:
+    """Serve agents per `ServerConfig` on the running event loop."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        config.validate()
+        self.config = config
+        self.port: Optional[int] = None
+        self.host: Optional[AgentHost] = None
+        self._server: Optional[grpc.aio.Server] = None
+        self._stopped: Optional[asyncio.Event] = None
+
+    async def start(self) -> int:
+        """Bind and start serving; returns the bound port."""
+        cfg = self.config
+        loop = asyncio.get_running_loop()
+        _loop.set_loop(loop)  # agents calling other remote agents share this loop
+        speech.set_console_printer(None)  # speech goes to callers, not this terminal
+        if cfg.model_config_path:
+            from ..models import read_model_configs
+
+            read_model_configs(cfg.model_config_path)
+        self._stopped = asyncio.Event()
+        self.host = AgentHost(cfg, loop)
+        token = cfg.resolved_token()
+        interceptors = [TokenInterceptor(token)] if token else []
+        if not token:
+            log.warning("agent server on %s has no token: any local process may use it", cfg.host)
+        options = [
+            ("grpc.max_receive_message_length", cfg.max_message_bytes),
+            ("grpc.max_send_message_length", cfg.max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a busy port must fail, not be shared
+            ("grpc.keepalive_time_ms", 20_000),
+            ("grpc.keepalive_timeout_ms", 5_000),
+            ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_ping_strikes", 0),
+        ]
+        server = grpc.aio.server(interceptors=interceptors, options=options)
+        pb_grpc.add_AgentServerServicer_to_server(AgentServicer(self.host, self.request_stop), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        address = f"{cfg.host}:{cfg.port}"
+        if cfg.tls_cert:
+            creds = grpc.ssl_server_credentials(
+                [(_read(cfg.tls_key), _read(cfg.tls_cert))],
+                root_certificates=_read(cfg.tls_client_ca),
+                require_client_auth=bool(cfg.tls_client_ca),
+            )
+            port = server.add_secure_port(address, creds)
+        else:
+            port = server.add_insecure_port(address)
+        if port == 0:
+            raise OSError(f"cannot bind {address}: address in use or unavailable")
+        await server.start()
+        await health_servicer.set(SERVICE_NAME, health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        self._server = server
+        self.port = port
+        self.host.address = (cfg.advertise_host or cfg.host, port)
+        log.info("agent server serving on %s:%d (pid %d)", cfg.host, port, os.getpid())
+        return port
+
+    def request_stop(self) -> None:
+        if self._stopped is not None:
+            self._stopped.set()
+
+    async def wait_stopped(self) -> None:
+        assert self._stopped is not None, "start() first"
+        await self._stopped.wait()
+
+    async def stop(self, grace: Optional[float] = None) -> None:
+        """Stop accepting calls, give running ones `grace` seconds, fail the rest."""
+        if self._server is None:
+            return
+        grace = self.config.shutdown_grace if grace is None else grace
+        server, self._server = self._server, None
+        stopping = asyncio.ensure_future(server.stop(grace))
+        if self.host is not None:
+            self.host.shutdown()
+        await stopping
+        self.request_stop()
+
+    async def serve(self, install_signals: bool = True) -> None:
+        """start(), then run until stopped (StopServer, SIGTERM/SIGINT)."""
+        await self.start()
+        if install_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                try:
+                    loop.add_signal_handler(sig, self.request_stop)
+                except (NotImplementedError, RuntimeError):
+                    pass
+        await self.wait_stopped()
+        await self.stop()

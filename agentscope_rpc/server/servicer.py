@@ -1,0 +1,136 @@
+"""The gRPC servicer: thin methods that decode, call the host, encode.
+
+Errors leave through `context.abort` with the status that
+`rpc.codec.status_for` assigns; a malformed request never stops the server.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any, AsyncIterator, Callable
+
+import grpc
+
+from ..exception import AgentScopeRpcError
+from ..rpc import codec
+from ..rpc._proto import agent_server_pb2 as pb
+from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
+from .actor import CallTask
+from .host import AgentHost
+from .relay import CallRelay
+
+log = logging.getLogger(__name__)
+
+
+async def _abort(context: grpc.aio.ServicerContext, err: BaseException) -> None:
+    if isinstance(err, PermissionError):
+        code = grpc.StatusCode.PERMISSION_DENIED
+    elif isinstance(err, AttributeError):
+        code = grpc.StatusCode.INVALID_ARGUMENT
+    elif isinstance(err, AgentScopeRpcError):
+        code = codec.status_for(err)
+    else:
+        code = grpc.StatusCode.INVALID_ARGUMENT
+    await context.abort(code, f"{type(err).__name__}: {err}")
+
+
+class AgentServicer(pb_grpc.AgentServerServicer):
+    """Maps each RPC onto `AgentHost`."""
+
+    def __init__(self, host: AgentHost, on_stop: Callable[[], Any]) -> None:
+        self.host = host
+        self._on_stop = on_stop
+
+    async def _guard(self, context: grpc.aio.ServicerContext, func: Callable, *args: Any) -> Any:
+        try:
+            result = func(*args)
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # pylint: disable=broad-except
+            await _abort(context, err)
+
+    async def CreateAgent(self, request, context):
+        return await self._guard(context, self.host.create_agent, request)
+
+    async def DeleteAgent(self, request, context):
+        await self._guard(context, self.host.delete_agent, request.agent_id)
+        return pb.Ack(ok=True)
+
+    async def DeleteAllAgents(self, request, context):
+        count = self.host.delete_all()
+        return pb.Ack(ok=True, detail=f"deleted {count} agents")
+
+    async def Call(self, request: pb.CallRequest, context) -> AsyncIterator[pb.CallEvent]:
+        relay = CallRelay(self.host.loop)
+        try:
+            with codec.collect_refs() as refs:
+                args, kwargs = codec.decode_args(request.args)
+            task = CallTask(
+                task_id=request.task_id,
+                method=request.method,
+                args=args,
+                kwargs=kwargs,
+                relay=relay,
+                caller_id=request.caller_id,
+                seq=request.seq,
+                refs=refs,
+            )
+            if not request.task_id or len(request.task_id) > 64:
+                raise ValueError("a call needs a task id of at most 64 characters")
+            if self.host.results.finished(request.task_id):
+                raise ValueError(f"task id {request.task_id} was already used")
+            self.host.submit(task, request.agent_id)
+        except Exception as err:  # pylint: disable=broad-except
+            await _abort(context, err)
+            return
+        try:
+            yield pb.CallEvent(accepted=request.task_id)
+            async for items in relay.batches():
+                chunks = []
+                for item in items:
+                    if isinstance(item, tuple):  # ("put", obj)
+                        if chunks:
+                            yield pb.CallEvent(speak=pb.SpeakBatch(chunks=chunks))
+                            chunks = []
+                        yield pb.CallEvent(put=codec.encode(item[1]))
+                    else:
+                        chunks.append(item)
+                if chunks:
+                    yield pb.CallEvent(speak=pb.SpeakBatch(chunks=chunks))
+            kind, value = await task.done
+            if kind == "result":
+                yield pb.CallEvent(result=value)
+            else:
+                yield pb.CallEvent(error=value if isinstance(value, pb.RemoteError) else codec.error_to_pb(value))
+        except asyncio.CancelledError:
+            # the caller went away (cancelled, disconnected): stop its work
+            task.cancelled = True
+            relay.cancel()
+            raise
+
+    async def FetchResult(self, request, context):
+        reply = await self._guard(context, self.host.results.fetch, request.task_id)
+        return reply
+
+    async def GetAttribute(self, request, context):
+        value = await self._guard(context, self.host.attribute, request.agent_id, request.name)
+        return codec.encode(value)
+
+    async def ListAgents(self, request, context):
+        return self.host.list_agents()
+
+    async def GetAgentMemory(self, request, context):
+        memory = await self._guard(context, self.host.memory, request.agent_id)
+        return pb.Payload(kind=pb.Payload.JSON, data=json.dumps([m.to_dict() for m in memory], default=str).encode())
+
+    async def GetServerInfo(self, request, context):
+        return self.host.server_info()
+
+    async def StopServer(self, request, context):
+        asyncio.get_running_loop().call_soon(self._on_stop)
+        return pb.Ack(ok=True, detail="stopping")
+
