@@ -112,6 +112,9 @@ class Msg:
             raise KeyError(key)
         setattr(self, key, value)
 
+    def __contains__(self, key: object) -> bool:
+        return key in _FIELDS
+
     def get(self, key: str, default: Any = None) -> Any:
         return getattr(self, key, default) if key in _FIELDS else default
 

@@ -10,14 +10,12 @@ On enter every participant observes the announcement (a Msg or a list of
 them).  While the hub is open, every participant's reply is observed by all
 the *other* current participants.  On exit the forwarding stops.
 
-How: each open hub registers one object-level `post_reply` hook, named
-uniquely for the hub, on each participant; the hook forwards the reply to the
-other participants with `observe` and returns None, so the reply itself is
-unchanged.  The hub only uses a participant's `register_hook`, `remove_hook`
-and `observe`, so a distributed agent's proxy (whose hooks fire in the
-orchestrator) takes part unchanged.  The hook sees the reply as it stands at
-that point of the post_reply chain: object-level hooks registered later, and
-class-level hooks, run after it.
+How: each open hub registers a reply listener, named uniquely for the hub,
+on each participant; the listener forwards the reply to the other
+participants with `observe`.  A local agent's listeners hear the final reply
+(after every post_reply hook).  A distributed agent's proxy hears the
+placeholder as soon as the call is made, so what the others observe queues
+in call order, and remote listeners fetch the value server-to-server.
 
 Nested hubs: an agent in several open hubs forwards through each of them, but
 a listener that shares more than one open hub with the speaker observes the
@@ -81,7 +79,7 @@ class MsgHubManager:
             _OPEN_HUBS.remove(self)
             members = list(self.participants)
         for agent in members:
-            agent.remove_hook("post_reply", self.hook_name)
+            agent.remove_reply_listener(self.hook_name)
 
     # -- membership -----------------------------------------------------------
     def add(self, new_participant: Any) -> None:
@@ -108,7 +106,7 @@ class MsgHubManager:
             is_open = self._open
         if is_open:
             for agent in removed:
-                agent.remove_hook("post_reply", self.hook_name)
+                agent.remove_reply_listener(self.hook_name)
 
     def broadcast(self, msg: Any) -> None:
         """Every participant observes `msg` (a Msg or a list of them)."""
@@ -119,12 +117,10 @@ class MsgHubManager:
 
     # -- forwarding -----------------------------------------------------------
     def _attach(self, speaker: Any) -> None:
-        def forward(_agent: Any, reply: Any) -> None:
-            # `speaker` from the closure, not `_agent`: a proxy may pass
-            # something else as the hook's first argument.
+        def forward(reply: Any) -> None:
             self._forward(speaker, reply)
 
-        speaker.register_hook("post_reply", self.hook_name, forward)
+        speaker.register_reply_listener(self.hook_name, forward)
 
     def _listeners(self, speaker: Any) -> list:
         """The participants this hub delivers `speaker`'s replies to."""

@@ -22,7 +22,7 @@ class Talker(AgentBase):
 
 class FakeProxy:
     """Stands in for a distributed agent's proxy: only call, observe and
-    hooks, which fire here (in the orchestrator) with the proxy as `self`."""
+    reply listeners, which fire here (in the orchestrator)."""
 
     def __init__(self, name):
         self.name = name
@@ -33,19 +33,17 @@ class FakeProxy:
     def __call__(self, x=None):
         self.turns += 1
         result = Msg(self.name, f"{self.name}#{self.turns}")
-        for hook in list(self._post_reply.values()):
-            out = hook(self, result)
-            result = out if out is not None else result
+        for listener in list(self._post_reply.values()):
+            listener(result)
         return result
 
     def observe(self, x):
         self.observed.extend(x if isinstance(x, list) else [x])
 
-    def register_hook(self, hook_type, name, func):
-        assert hook_type == "post_reply"
+    def register_reply_listener(self, name, func):
         self._post_reply[name] = func
 
-    def remove_hook(self, hook_type, name):
+    def remove_reply_listener(self, name):
         return self._post_reply.pop(name, None) is not None
 
 
@@ -266,7 +264,7 @@ def test_duplicate_participants_deliver_once(trio):
 
 
 def test_proxy_like_participants():
-    """Only register_hook/remove_hook/observe/__call__ are used."""
+    """Only register_reply_listener/remove_reply_listener/observe/__call__ are used."""
     p, q = FakeProxy("p"), FakeProxy("q")
     local = Talker("l")
     with msghub([p, q, local], announcement=Msg("host", "hi")) as hub:

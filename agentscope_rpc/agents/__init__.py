@@ -1,5 +1,15 @@
 """Agents: the base class and the built-in agents."""
 from .agent import AgentBase
+from .dialog_agent import DialogAgent
+from .dict_dialog_agent import DictDialogAgent
 from .memory import TemporaryMemory
+from .user_agent import UserAgent, UserExit
 
-__all__ = ["AgentBase", "TemporaryMemory"]
+__all__ = [
+    "AgentBase",
+    "TemporaryMemory",
+    "DialogAgent",
+    "DictDialogAgent",
+    "UserAgent",
+    "UserExit",
+]

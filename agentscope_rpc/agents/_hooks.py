@@ -114,3 +114,11 @@ def iter_registries(klass: type) -> Iterator[HookRegistry]:
         registry = k.__dict__.get("_class_hooks")
         if registry is not None:
             yield registry
+
+
+def notify_reply_listeners(obj: Any, reply: Any) -> None:
+    """Reply listeners (msghub audiences) hear each reply once it is final."""
+    listeners = obj.__dict__.get("_reply_listeners") if hasattr(obj, "__dict__") else None
+    if listeners and reply is not None:
+        for func in list(listeners.values()):
+            func(reply)

@@ -19,6 +19,7 @@ from .. import speech
 from ..message import Msg
 from ._hooks import (
     HookRegistry,
+    notify_reply_listeners,
     run_notify_hooks,
     run_post_reply_hooks,
     run_pre_hooks,
@@ -234,7 +235,9 @@ class AgentBase:
 
     def _post_hooked(self, kind: str, result: Any) -> Any:
         if kind == "reply":
-            return run_post_reply_hooks(self, result)
+            result = run_post_reply_hooks(self, result)
+            notify_reply_listeners(self, result)
+            return result
         run_notify_hooks(self, "post_observe")
         return result
 
@@ -313,6 +316,14 @@ class AgentBase:
         self._object_hooks.clear(hook_type)
 
     clear_all_obj_hooks = clear_hooks
+
+    # -- reply listeners (msghub's audience) -------------------------------
+    def register_reply_listener(self, name: str, func: Callable[[Any], None]) -> None:
+        """Call `func(reply)` with each reply once it is final (after post_reply hooks)."""
+        self.__dict__.setdefault("_reply_listeners", {})[name] = func
+
+    def remove_reply_listener(self, name: str) -> bool:
+        return self.__dict__.get("_reply_listeners", {}).pop(name, None) is not None
 
     # -- hook registration (class level; this class and its subclasses) ---
     @classmethod

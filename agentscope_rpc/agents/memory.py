@@ -1,4 +1,9 @@
-"""An agent's short-term memory: an ordered list of messages."""
+"""An agent's short-term memory: an ordered list of messages.
+
+A placeholder (the not-yet-known reply of a distributed agent, as a msghub
+forwards it) may be added too; it is resolved, in place, when the memory is
+read.
+"""
 from __future__ import annotations
 
 import threading
@@ -21,7 +26,7 @@ class TemporaryMemory:
             memories = [memories]
         items = list(memories)
         for item in items:
-            if not isinstance(item, Msg):
+            if not isinstance(item, Msg) and not _is_placeholder(item):
                 raise TypeError(f"memory holds Msg objects, not {type(item).__name__}")
         with self._lock:
             self._messages.extend(items)
@@ -33,11 +38,21 @@ class TemporaryMemory:
     ) -> list[Msg]:
         with self._lock:
             items = list(self._messages)
+        if any(_is_placeholder(m) for m in items):
+            items = self._resolve(items)
         if recent_n is not None:
             items = items[-recent_n:] if recent_n > 0 else []
         if filter_func is not None:
             items = [m for i, m in enumerate(items) if filter_func(i, m)]
         return items
+
+    def _resolve(self, items: list) -> list:
+        resolved = [m.result() if _is_placeholder(m) else m for m in items]
+        with self._lock:  # keep the values so each placeholder is read once
+            for i, (old, new) in enumerate(zip(items, resolved)):
+                if old is not new and i < len(self._messages) and self._messages[i] is old:
+                    self._messages[i] = new
+        return resolved
 
     def delete(self, index: Union[int, Iterable[int]]) -> None:
         indices = {index} if isinstance(index, int) else set(index)
@@ -77,3 +92,7 @@ class TemporaryMemory:
     def __setstate__(self, state: dict) -> None:
         self._lock = threading.Lock()
         self._messages = [Msg.from_dict(d) for d in state.get("messages", [])]
+
+
+def _is_placeholder(item: object) -> bool:
+    return hasattr(type(item), "__agentscope_ref__")

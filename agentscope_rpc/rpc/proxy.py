@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import cloudpickle
 
 from .. import speech
-from ..agents._hooks import HookRegistry, hooks_for, run_post_reply_hooks, run_pre_hooks
+from ..agents._hooks import HookRegistry, hooks_for, notify_reply_listeners, run_post_reply_hooks, run_pre_hooks
 from ..exception import AgentCallError
 from . import codec
 from ._proto import agent_server_pb2 as pb
@@ -210,7 +210,7 @@ class RemoteAgent:
                 kwargs = dict(kwargs, x=run_pre_hooks(self, "pre_reply", kwargs["x"]))
             if hooks_for(self, "post_reply"):
                 on_result = functools.partial(run_post_reply_hooks, self)
-        return self._client.call(
+        placeholder = self._client.call(
             self._agent_id,
             method,
             args,
@@ -219,6 +219,11 @@ class RemoteAgent:
             on_result,
             timeout,
         )
+        if method == "reply":
+            # listeners (msghub) hear the placeholder at once, so what they
+            # observe queues in call order; remote ones fetch it server-to-server
+            notify_reply_listeners(self, placeholder)
+        return placeholder
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -257,6 +262,12 @@ class RemoteAgent:
 
     def clear_hooks(self, hook_type: Optional[str] = None) -> None:
         self._object_hooks.clear(hook_type)
+
+    def register_reply_listener(self, name: str, func: Callable[[Any], None]) -> None:
+        self.__dict__.setdefault("_reply_listeners", {})[name] = func
+
+    def remove_reply_listener(self, name: str) -> bool:
+        return self.__dict__.get("_reply_listeners", {}).pop(name, None) is not None
 
     # -- travelling (an agent holding a proxy to another agent) ---------------------------
     def __reduce__(self):

@@ -1,0 +1,90 @@
+"""`UserAgent`: a human at the terminal takes part in the conversation.
+
+Typing `exit` (or closing the input, EOF) raises `UserExit`, a `SystemExit`
+subclass: an app loop `while True: x = user(x)` ends cleanly, and code that
+wants to carry on catches `UserExit`.  With `timeout`, a reply that gets no
+line in time returns an empty message with `metadata={"timed_out": True}`;
+the pending read is kept and its line becomes the next reply.
+"""
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from typing import Any, Callable, Optional, Union
+
+from ..message import Msg
+from .agent import AgentBase
+
+EXIT_WORDS = frozenset({"exit"})
+
+
+class UserExit(SystemExit):
+    """The user typed `exit` or closed the input."""
+
+
+class UserAgent(AgentBase):
+    """Reads the user's reply from `input_func` (default: `input`)."""
+
+    def __init__(
+        self,
+        name: str = "User",
+        input_func: Callable[[str], str] = input,
+        timeout: Optional[float] = None,
+        use_memory: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, use_memory=use_memory, **kwargs)
+        self.input_func = input_func
+        self.timeout = timeout
+        self._pending: Optional[Future] = None
+
+    def _read_in_background(self, prompt: str) -> Future:
+        future: Future = Future()
+
+        def read() -> None:
+            try:
+                future.set_result(self.input_func(prompt))
+            except BaseException as exc:  # EOFError, KeyboardInterrupt, ...
+                future.set_exception(exc)
+
+        threading.Thread(target=read, name=f"{self.name}-input", daemon=True).start()
+        return future
+
+    def _read_line(self) -> Optional[str]:
+        prompt = f"{self.name}: "
+        try:
+            if self.timeout is None:
+                return self.input_func(prompt)
+            if self._pending is None:
+                self._pending = self._read_in_background(prompt)
+            try:
+                line = self._pending.result(timeout=self.timeout)
+            except FutureTimeout:
+                return None
+            self._pending = None
+            return line
+        except EOFError as exc:
+            self._pending = None
+            raise UserExit(f"{self.name}: input closed") from exc
+
+    def reply(self, x: Union[Msg, list, None] = None) -> Msg:
+        if self.memory is not None:
+            self.memory.add(x)
+        line = self._read_line()
+        if line is None:
+            return Msg(self.name, "", role="user", metadata={"timed_out": True})
+        text = line.strip()
+        if text.lower() in EXIT_WORDS:
+            raise UserExit(f"{self.name} typed {text!r}")
+        msg = self.speak(Msg(self.name, text, role="user"))
+        if self.memory is not None:
+            self.memory.add(msg)
+        return msg
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_pending"] = None  # a terminal read does not travel
+        return state
+
+
+__all__ = ["UserAgent", "UserExit"]
