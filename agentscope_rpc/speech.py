@@ -94,3 +94,41 @@ def set_console_printer(printer: Optional[Callable[[SpeakEvent], None]]) -> None
     global _console_printer  # pylint: disable=global-statement
     with _console_lock:
         _console_printer = printer
+
+
+# -- objects put into app streams (put_into_stream / stop_stream) -----------
+_fallback_stream: Optional[Callable[[], Any]] = None
+
+
+def set_fallback_stream(factory: Optional[Callable[[], Any]]) -> None:
+    """Where puts go when no bound sink takes them (the runtime stream)."""
+    global _fallback_stream  # pylint: disable=global-statement
+    _fallback_stream = factory
+
+
+def _target(method: str, sinks: Optional[tuple]) -> Any:
+    for sink in _SINKS.get() if sinks is None else sinks:
+        if hasattr(sink, method):
+            return sink
+    return _fallback_stream() if _fallback_stream is not None else None
+
+
+def put_object(obj: Any, sinks: Optional[tuple] = None) -> None:
+    """Deliver `obj` to the first bound sink that takes objects, else the fallback."""
+    target = _target("put", sinks)
+    if target is not None:
+        target.put(obj)
+
+
+def stop_streams(sinks: Optional[tuple] = None) -> None:
+    target = _target("stop_stream", sinks)
+    if target is not None:
+        target.stop_stream()
+
+
+def track_call(placeholder: Any, sinks: tuple) -> None:
+    """Sinks that own a run (an app, a served call) learn of calls it starts."""
+    for sink in sinks:
+        track = getattr(sink, "track", None)
+        if track is not None:
+            track(placeholder)

@@ -19,6 +19,7 @@ from typing import Any, Awaitable, Callable, Optional
 import grpc
 
 from .. import exception as exc
+from .. import speech
 from . import _loop, codec
 from ._proto import agent_server_pb2 as pb
 from ._proto import agent_server_pb2_grpc as pb_grpc
@@ -158,6 +159,7 @@ class RpcClient:
             placeholder._task = _loop.submit(
                 self._run_call(request, placeholder, sinks, on_result, timeout),
             )
+        speech.track_call(placeholder, sinks)
         return placeholder
 
     async def _run_call(
@@ -169,6 +171,7 @@ class RpcClient:
         timeout: Optional[float],
     ) -> None:
         assembler: Optional[SpeakAssembler] = None
+        stream = None
         try:
             stream = self._stub_now().Call(
                 request,
@@ -182,7 +185,9 @@ class RpcClient:
                         assembler = SpeakAssembler(sinks)
                     await dispatch(assembler.feed, event.speak.chunks)
                 elif kind == "put":
-                    await dispatch(_deliver_put, sinks, codec.decode(event.put))
+                    await dispatch(speech.put_object, codec.decode(event.put), sinks)
+                elif kind == "stop":
+                    await dispatch(speech.stop_streams, sinks)
                 elif kind == "result":
                     value = codec.decode(event.result)
                     if on_result is not None or assembler is not None:
@@ -202,6 +207,8 @@ class RpcClient:
         except Exception as err:  # decoding or a hook failed: surface it
             placeholder._set_exception(err)
         finally:
+            if stream is not None and not stream.done():
+                stream.cancel()  # tells the server to stop the agent's work
             if assembler is not None and assembler.open_messages():
                 await dispatch(assembler.abort, placeholder.exception(0) if placeholder.done() else None)
 
@@ -219,13 +226,6 @@ class RpcClient:
 
 def _same(value: Any) -> Any:
     return value
-
-
-def _deliver_put(sinks: tuple, obj: Any) -> None:
-    for sink in sinks:
-        put = getattr(sink, "put", None)
-        if put is not None:
-            put(obj)
 
 
 def endpoint_of_ref(ref: codec.ResultRef) -> Endpoint:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from .. import speech
 from ..agents._hooks import run_notify_hooks, run_pre_hooks
+from ..exception import StreamCancelledError
 from ..message import Msg
 
 _dispatcher = concurrent.futures.ThreadPoolExecutor(
@@ -94,7 +95,10 @@ class SpeakAssembler:
         shown = msg
         if owner is not None and error is None:
             shown = run_pre_hooks(owner, "pre_speak", msg, stream, last)
-        speech.publish(speech.SpeakEvent(shown, stream, last, seq, agent_id, error), self._sinks)
+        try:
+            speech.publish(speech.SpeakEvent(shown, stream, last, seq, agent_id, error), self._sinks)
+        except StreamCancelledError:
+            pass  # the consumer is gone (the call is being cancelled with it)
         if done and owner is not None:
             run_notify_hooks(owner, "post_speak")
 

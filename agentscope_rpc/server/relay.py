@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import weakref
 from collections import deque
 from typing import Any, Optional
 
@@ -39,6 +40,7 @@ class CallRelay:
         self._closed = False
         self.cancelled = False
         self.pushed = 0
+        self._nested: "weakref.WeakSet" = weakref.WeakSet()
 
     # -- producer side (any thread) --------------------------------------------
     def __call__(self, event: SpeakEvent) -> bool:
@@ -52,6 +54,17 @@ class CallRelay:
         if self.cancelled:
             raise StreamCancelledError("the caller cancelled this call")
         self._push(("put", obj))
+
+    def stop_stream(self) -> None:
+        """`stop_stream` from agent code: ends the caller's app stream."""
+        self._push(("stop", None))
+
+    def track(self, placeholder: Any) -> None:
+        """A nested call made while serving this one: cancelled with it."""
+        if self.cancelled:
+            placeholder.cancel()
+        else:
+            self._nested.add(placeholder)
 
     def _chunk(self, event: SpeakEvent) -> pb.SpeakChunk:
         msg: Msg = event.msg
@@ -145,6 +158,8 @@ class CallRelay:
             self.cancelled = True
             self._items.clear()
             self._space.notify_all()
+        for placeholder in list(self._nested):
+            placeholder.cancel()
 
     async def batches(self):
         """Yield lists of queued items until the call has finished."""

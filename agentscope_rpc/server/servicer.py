@@ -92,11 +92,14 @@ class AgentServicer(pb_grpc.AgentServerServicer):
             async for items in relay.batches():
                 chunks = []
                 for item in items:
-                    if isinstance(item, tuple):  # ("put", obj)
+                    if isinstance(item, tuple):  # ("put", obj) / ("stop", None)
                         if chunks:
                             yield pb.CallEvent(speak=pb.SpeakBatch(chunks=chunks))
                             chunks = []
-                        yield pb.CallEvent(put=codec.encode(item[1]))
+                        if item[0] == "put":
+                            yield pb.CallEvent(put=codec.encode(item[1]))
+                        else:
+                            yield pb.CallEvent(stop=pb.Empty())
                     else:
                         chunks.append(item)
                 if chunks:
