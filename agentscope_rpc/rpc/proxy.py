@@ -229,7 +229,11 @@ class RemoteAgent:
         if name.startswith("_"):
             raise AttributeError(f"{name!r}: private attributes of a remote agent are not readable")
         if name in self.__dict__.get("_methods", ()):
-            return functools.partial(self._invoke, name)
+            def method(*args: Any, **kwargs: Any) -> AsyncResult:
+                return self._invoke(name, args, kwargs)
+
+            method.__name__ = name
+            return method
         client = self.__dict__.get("_client")
         if client is None:
             raise AttributeError(name)
