@@ -20,7 +20,7 @@ import cloudpickle
 
 from .. import speech
 from ..agents._hooks import HookRegistry, hooks_for, notify_reply_listeners, run_post_reply_hooks, run_pre_hooks
-from ..exception import AgentCallError
+from ..exception import AgentCallError, AgentServerError
 from . import codec
 from ._proto import agent_server_pb2 as pb
 from .child import ChildServer, session_token, spawn_server, TOKEN_ENV
@@ -237,9 +237,16 @@ class RemoteAgent:
         client = self.__dict__.get("_client")
         if client is None:
             raise AttributeError(name)
-        payload = client.run(
-            client.unary("GetAttribute", pb.AttributeRequest(agent_id=self._agent_id, name=name)),
-        )
+        try:
+            payload = client.run(
+                client.unary("GetAttribute", pb.AttributeRequest(agent_id=self._agent_id, name=name)),
+            )
+        except AgentServerError as err:
+            if type(err) is not AgentServerError:  # auth, size cap: not about the attribute
+                raise
+            # the server refused this attribute (missing, a method, private):
+            # AttributeError keeps getattr(proxy, name, default) and hasattr working
+            raise AttributeError(f"{name!r}: {err}") from err
         return codec.decode(payload)
 
     # -- management --------------------------------------------------------------------
