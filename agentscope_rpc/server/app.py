@@ -16,7 +16,7 @@ from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
 from .auth import TokenInterceptor
 from .config import ServerConfig
 from .host import AgentHost
-from .servicer import AgentServicer
+from .servicer import AgentServicer, MalformedRequestInterceptor
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "agentscope_rpc.AgentServer"
@@ -54,6 +54,7 @@ class AgentServer:
         self.host = AgentHost(cfg, loop)
         token = cfg.resolved_token()
         interceptors = [TokenInterceptor(token)] if token else []
+        interceptors.append(MalformedRequestInterceptor())
         if not token:
             log.warning("agent server on %s has no token: any local process may use it", cfg.host)
         options = [

@@ -35,6 +35,59 @@ async def _abort(context: grpc.aio.ServicerContext, err: BaseException) -> None:
     await context.abort(code, f"{type(err).__name__}: {err}")
 
 
+class _Malformed:
+    """Stands for a request whose bytes did not parse."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _lenient(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as err:  # pylint: disable=broad-except
+            return _Malformed(err)
+
+    return parse
+
+
+async def _refuse(context: grpc.aio.ServicerContext, request: _Malformed) -> None:
+    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {request.error}")
+
+
+class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
+    """Requests that do not parse get INVALID_ARGUMENT (grpc alone says UNKNOWN,
+    which clients read as a dead server).  Runs after the token check."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method or ""
+        if handler is None or not method.startswith("/agentscope_rpc.AgentServer/") or handler.request_streaming:
+            return handler
+        parse = _lenient(handler.request_deserializer)
+        if handler.unary_unary is not None:
+            inner_unary = handler.unary_unary
+
+            async def unary(request, context):
+                if isinstance(request, _Malformed):
+                    await _refuse(context, request)
+                return await inner_unary(request, context)
+
+            return handler._replace(request_deserializer=parse, unary_unary=unary)
+        inner_stream = handler.unary_stream
+
+        async def stream(request, context):
+            if isinstance(request, _Malformed):
+                await _refuse(context, request)
+            async for event in inner_stream(request, context):
+                yield event
+
+        return handler._replace(request_deserializer=parse, unary_stream=stream)
+
+
 class AgentServicer(pb_grpc.AgentServerServicer):
     """Maps each RPC onto `AgentHost`."""
 
