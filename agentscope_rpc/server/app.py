@@ -61,6 +61,10 @@ class AgentServer:
             ("grpc.max_receive_message_length", cfg.max_message_bytes),
             ("grpc.max_send_message_length", cfg.max_message_bytes),
             ("grpc.so_reuseport", 0),  # a busy port must fail, not be shared
+            # calls arriving faster than the loop accepts them queue rather than
+            # being cancelled at random (grpc's defaults: 1000 soft, 3000 hard)
+            ("grpc.server.max_pending_requests", 100_000),
+            ("grpc.server.max_pending_requests_hard_limit", 100_000),
             ("grpc.keepalive_time_ms", 20_000),
             ("grpc.keepalive_timeout_ms", 5_000),
             ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
