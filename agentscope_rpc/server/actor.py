@@ -81,9 +81,12 @@ class Actor:
         while True:
             nxt = self._held.pop((caller, self._expected[caller]), None)
             if nxt is None:
-                return
+                break
             self._enqueue(nxt)
             self._expected[caller] += 1
+        if self._held and any(c == caller for (c, _) in self._held):
+            # calls still held behind a later gap: that gap gets its own grace
+            asyncio.get_running_loop().call_later(GAP_WAIT_S, self._skip_gap, caller, self._expected[caller])
 
     def _skip_gap(self, caller: str, missing: int) -> None:
         if self._expected.get(caller, 0) != missing:
