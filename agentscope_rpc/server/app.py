@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import signal
+import socket
 from typing import Optional
 
 import grpc
@@ -20,6 +22,26 @@ from .servicer import AgentServicer, MalformedRequestInterceptor
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "agentscope_rpc.AgentServer"
+
+
+def _ensure_port_free(host: str, port: int) -> None:
+    """Fail if `port` is taken on any address `host` names.
+
+    grpc binds what it can of a name's addresses (`localhost`: ::1 and
+    127.0.0.1) and succeeds if one worked; a collision must fail instead.
+    """
+    if port == 0:
+        return
+    for family, kind, proto, _, addr in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE):
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # like grpc: TIME_WAIT is no collision
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind(addr)
+            except OSError as err:
+                if err.errno == errno.EADDRINUSE:
+                    raise OSError(f"cannot bind {host}:{port}: address in use on {addr[0]}") from err
 
 
 def _read(path: Optional[str]) -> Optional[bytes]:
@@ -76,15 +98,20 @@ class AgentServer:
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         address = f"{cfg.host}:{cfg.port}"
+        _ensure_port_free(cfg.host, cfg.port)
         if cfg.tls_cert:
             creds = grpc.ssl_server_credentials(
                 [(_read(cfg.tls_key), _read(cfg.tls_cert))],
                 root_certificates=_read(cfg.tls_client_ca),
                 require_client_auth=bool(cfg.tls_client_ca),
             )
-            port = server.add_secure_port(address, creds)
-        else:
-            port = server.add_insecure_port(address)
+        try:
+            if cfg.tls_cert:
+                port = server.add_secure_port(address, creds)
+            else:
+                port = server.add_insecure_port(address)
+        except RuntimeError as err:  # grpc's "Failed to bind to address"
+            raise OSError(f"cannot bind {address}: address in use or unavailable") from err
         if port == 0:
             raise OSError(f"cannot bind {address}: address in use or unavailable")
         await server.start()
