@@ -40,6 +40,7 @@ class CallRelay:
         self._closed = False
         self.cancelled = False
         self.pushed = 0
+        self.high_water = 0  # most items ever queued (a debug counter)
         self._nested: "weakref.WeakSet" = weakref.WeakSet()
 
     # -- producer side (any thread) --------------------------------------------
@@ -111,6 +112,8 @@ class CallRelay:
                     raise StreamCancelledError("the caller cancelled this call")
                 self._items.append(item)
             self.pushed += 1
+            if len(self._items) > self.high_water:
+                self.high_water = len(self._items)
             wake = self._consumer_waiting
             self._consumer_waiting = False
         if wake:
@@ -120,14 +123,18 @@ class CallRelay:
                 self._loop.call_soon_threadsafe(self._wakeup.set)
 
     def _merge_into_tail(self, item: Any) -> bool:
-        """Under backpressure, fold a chunk into the queued chunk of the same message."""
+        """Under backpressure, fold a chunk into the queued chunk of the same message.
+
+        An error chunk is never merged: the text before it must reach the
+        caller's pre_speak hooks as a chunk of its own.
+        """
         tail = self._items[-1] if self._items else None
         if not (
             isinstance(item, pb.SpeakChunk)
             and isinstance(tail, pb.SpeakChunk)
             and tail.msg_id == item.msg_id
             and tail.stream
-            and not (tail.last or tail.error_type or item.content_json or tail.content_json)
+            and not (tail.last or tail.error_type or item.error_type or item.content_json or tail.content_json)
         ):
             return False
         if item.replace:
@@ -137,7 +144,6 @@ class CallRelay:
             tail.delta += item.delta
         tail.seq = item.seq
         tail.last = item.last
-        tail.error_type = item.error_type
         return True
 
     def _on_loop_thread(self) -> bool:
