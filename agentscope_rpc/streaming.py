@@ -55,6 +55,7 @@ class AppStream:
         self.chunks = chunks
         self.maxsize = maxsize
         self.status: Optional[str] = None
+        self.high_water = 0  # most items ever buffered (a debug counter)
         self._items: deque = deque()
         self._error: Optional[BaseException] = None
         self._cond = threading.Condition()
@@ -62,10 +63,15 @@ class AppStream:
 
     # -- producers (any thread) -----------------------------------------------
     def __call__(self, event: speech.SpeakEvent) -> bool:
+        # a message that failed mid-stream yields no `last` snapshot (its
+        # chunks so far were delivered; the error surfaces where the app
+        # raises it), so `last=True` always means "complete"
+        if event.error is not None:
+            return True
         if self.chunks:
-            done = event.last or not event.stream or event.error is not None
+            done = event.last or not event.stream
             self._push(SpeakChunk(event.msg, done), coalesce_id=event.msg.id)
-        elif event.error is None and (event.last or not event.stream):
+        elif event.last or not event.stream:
             self._push(event.msg)
         return True  # the app shows it; the console stays quiet
 
@@ -99,7 +105,11 @@ class AppStream:
                     self._cond.wait(PRODUCER_WAIT_S)
                 if self.status in (CANCELLED, TIMEOUT):
                     raise StreamCancelledError("the app's consumer stopped reading")
+                if self.status is not None:
+                    return  # stopped while waiting: dropped like any later output
             self._items.append(item)
+            if len(self._items) > self.high_water:
+                self.high_water = len(self._items)
             self._cond.notify_all()
 
     def stop_stream(self) -> None:
@@ -163,14 +173,36 @@ def pipeline(
     def decorate(app: Callable) -> Callable[..., Iterator[Any]]:
         @functools.wraps(app)
         def start(*args: Any, **kwargs: Any) -> Iterator[Any]:
-            return _run(app, args, kwargs, AppStream(chunks, maxsize), timeout)
+            return run_app(app, args, kwargs, AppStream(chunks, maxsize), timeout)
 
+        start.__agentscope_pipeline__ = PipelineSpec(app, chunks, maxsize, timeout)  # type: ignore[attr-defined]
         return start
 
     return decorate(func) if func is not None else decorate
 
 
-def _run(app: Callable, args: tuple, kwargs: dict, stream: AppStream, timeout: Optional[float]) -> Iterator[Any]:
+class PipelineSpec(NamedTuple):
+    """What `@pipeline` wrapped: the app function and the stream options."""
+
+    app: Callable
+    chunks: bool
+    maxsize: int
+    timeout: Optional[float]
+
+
+def run_app(
+    app: Callable,
+    args: tuple,
+    kwargs: dict,
+    stream: AppStream,
+    timeout: Optional[float] = None,
+) -> Iterator[Any]:
+    """Run `app(*args, **kwargs)` in its own thread, speaking into `stream`.
+
+    The generator yields the stream's items once iteration starts.  Closing
+    it early, or `stream.cancel()` from any thread (which ends the iteration
+    at once), cancels the app's remote calls.
+    """
     ctx = contextvars.copy_context()
 
     def body() -> None:
@@ -232,6 +264,8 @@ __all__ = [
     "pipeline",
     "SpeakChunk",
     "AppStream",
+    "PipelineSpec",
+    "run_app",
     "put_into_stream",
     "stop_stream",
     "get_runtime_stream",
