@@ -28,7 +28,9 @@ def _serve(config: ServerConfig) -> int:
         if config.watch_stdin:
             def watch() -> None:
                 try:
-                    while sys.stdin.buffer.read(4096):
+                    # os.read, not sys.stdin.buffer: a thread blocked in the buffered
+                    # reader makes interpreter shutdown abort (StopServer, SIGTERM)
+                    while os.read(0, 4096):
                         pass
                 finally:
                     loop.call_soon_threadsafe(server.request_stop)
