@@ -228,16 +228,32 @@ def run_app(
 
 
 # -- the runtime stream ------------------------------------------------------------
-_runtime: Optional[AppStream] = None
+# Oldest first.  Writers use the newest open stream (a new one after
+# stop_stream); readers take the oldest that is open or still holds items, so
+# what was put before a stop_stream() is read before the stream ends.
+_runtime: deque = deque()
 _runtime_lock = threading.Lock()
 
 
-def _runtime_stream() -> AppStream:
-    global _runtime  # pylint: disable=global-statement
+def _prune_runtime() -> None:
+    while _runtime and _runtime[0].status is not None and not _runtime[0]._items:
+        _runtime.popleft()
+
+
+def _runtime_writer() -> AppStream:
     with _runtime_lock:
-        if _runtime is None or _runtime.status is not None:
-            _runtime = AppStream()
-        return _runtime
+        _prune_runtime()
+        if not _runtime or _runtime[-1].status is not None:
+            _runtime.append(AppStream())
+        return _runtime[-1]
+
+
+def _runtime_reader() -> AppStream:
+    with _runtime_lock:
+        _prune_runtime()
+        if not _runtime:
+            _runtime.append(AppStream())
+        return _runtime[0]
 
 
 def put_into_stream(obj: Any) -> None:
@@ -255,10 +271,10 @@ def get_runtime_stream(timeout: Optional[float] = None) -> Iterator[Any]:
 
     Raises `StreamTimeoutError` when nothing arrives within `timeout` seconds.
     """
-    return _runtime_stream().iterate(timeout)
+    return _runtime_reader().iterate(timeout)
 
 
-speech.set_fallback_stream(_runtime_stream)
+speech.set_fallback_stream(_runtime_writer)
 
 __all__ = [
     "pipeline",
