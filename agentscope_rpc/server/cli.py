@@ -36,14 +36,14 @@ def _serve(config: ServerConfig) -> int:
                     loop.call_soon_threadsafe(server.request_stop)
 
             threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGINT):  # before READY: a stop right after it is clean
+            loop.add_signal_handler(sig, server.request_stop)
         print(f"agent server listening on {config.host}:{port} (pid {os.getpid()})", file=sys.stderr, flush=True)
         if config.ready_fd is not None:
             os.write(config.ready_fd, f"READY {port}\n".encode())
             os.close(config.ready_fd)
-        import signal
-
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, server.request_stop)
         await server.wait_stopped()
         await server.stop()
 
