@@ -107,16 +107,15 @@ class Actor:
     async def _drain(self) -> None:
         try:
             while self._queue:
-                task = self._queue.popleft()
-                if task.cancelled:
-                    continue
-                await self._execute(self, task)
+                # a cancelled task still goes through `execute`, which records
+                # its failure for anyone waiting on its result
+                await self._execute(self, self._queue.popleft())
         finally:
             self._running = False
             self._runner = None
 
-    def fail_all(self, error: BaseException) -> None:
-        """Shutdown / deletion: queued calls fail with `error`."""
+    def fail_all(self, error: BaseException) -> list:
+        """Shutdown / deletion: queued calls fail with `error`; returns them."""
         pending = list(self._queue) + list(self._held.values())
         self._queue.clear()
         self._held.clear()
@@ -125,6 +124,7 @@ class Actor:
             if task.done is not None and not task.done.done():
                 task.done.set_result(("error", error))
             task.relay.close()
+        return pending
 
 
 async def run_agent_method(

@@ -105,7 +105,10 @@ class AgentHost:
         actor = self.actors.pop(agent_id, None)
         if actor is None:
             raise AgentNotFoundError(f"no agent {agent_id!r} on this server")
-        actor.fail_all(AgentNotFoundError(f"agent {agent_id!r} was deleted"))
+        error = AgentNotFoundError(f"agent {agent_id!r} was deleted")
+        reply = pb.FetchReply(error=codec.error_to_pb(error))
+        for task in actor.fail_all(error):  # their fetchers fail too
+            self.results.finish(task.task_id, reply)
 
     def delete_all(self) -> int:
         count = len(self.actors)
@@ -129,6 +132,8 @@ class AgentHost:
     async def _execute(self, actor: Actor, task: CallTask) -> None:
         self.running_calls += 1
         try:
+            if task.cancelled:  # the caller left while it was queued: never run it
+                raise StreamCancelledError(f"task {task.task_id} was cancelled before it ran")
             if task.refs:
                 await asyncio.gather(*(asyncio.wrap_future(p._future) for p in task.refs))
                 task.args = resolve_placeholders(task.args)
