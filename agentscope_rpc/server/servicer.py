@@ -6,6 +6,7 @@ Errors leave through `context.abort` with the status that
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from typing import Any, AsyncIterator, Callable
@@ -88,6 +89,13 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
         return handler._replace(request_deserializer=parse, unary_stream=stream)
 
 
+def _stop_if_unfinished(task: CallTask, _context: Any = None) -> None:
+    """The call's RPC ended before its result: cancel the agent's work."""
+    if task.done is None or not task.done.done():
+        task.cancelled = True
+        task.relay.cancel()
+
+
 class AgentServicer(pb_grpc.AgentServerServicer):
     """Maps each RPC onto `AgentHost`."""
 
@@ -140,6 +148,11 @@ class AgentServicer(pb_grpc.AgentServerServicer):
         except Exception as err:  # pylint: disable=broad-except
             await _abort(context, err)
             return
+        # The caller going away (cancelled, disconnected) must stop its work.
+        # This generator may be suspended at a `yield` when that happens; gRPC
+        # then cancels the handler around it without raising in here, so the
+        # RPC's done callback is what reliably notices.
+        context.add_done_callback(functools.partial(_stop_if_unfinished, task))
         try:
             yield pb.CallEvent(accepted=request.task_id)
             async for items in relay.batches():
@@ -163,9 +176,7 @@ class AgentServicer(pb_grpc.AgentServerServicer):
             else:
                 yield pb.CallEvent(error=value if isinstance(value, pb.RemoteError) else codec.error_to_pb(value))
         except asyncio.CancelledError:
-            # the caller went away (cancelled, disconnected): stop its work
-            task.cancelled = True
-            relay.cancel()
+            _stop_if_unfinished(task)
             raise
 
     async def FetchResult(self, request, context):
