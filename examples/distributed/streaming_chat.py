@@ -1,0 +1,117 @@
+"""Streaming chat: two agents, each in its own agent server, talk on the
+embedded model while every token they speak streams here -- or to a web page.
+
+    python examples/distributed/streaming_chat.py [--turns 4] [--max-tokens 40]
+    python examples/distributed/streaming_chat.py --sse [--port 8000]
+        then open http://127.0.0.1:8000/?turns=4
+
+Alice and Bob are `DialogAgent`s started in child agent servers
+(`to_dist=True`); each server runs SmolLM2-135M (llama.cpp, offline) and
+streams the reply token by token over gRPC.  The conversation is an
+`@pipeline(chunks=True)` app: iterating it yields a `SpeakChunk` each time a
+message grows, which this script prints as it comes.  With `--sse` the same
+app is served as Server-Sent Events (`agentscope_rpc.sse`); closing the page
+cancels the agents' work.  The same app can be served with
+`python -m agentscope_rpc.sse examples/distributed/streaming_chat.py:chat`.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from agentscope_rpc.agents import DialogAgent
+from agentscope_rpc.message import Msg, content_text
+from agentscope_rpc.models import read_model_configs
+from agentscope_rpc.streaming import SpeakChunk, pipeline, put_into_stream
+
+CONFIG = "smollm2-chat"
+TOPIC = "Hello Alice and Bob, please tell each other about your week."
+ALICE = (
+    "You are Alice, a curious traveller who has just come back from the mountains. "
+    "You are chatting with Bob. Answer in one or two short sentences and ask him something back."
+)
+BOB = (
+    "You are Bob, a cheerful baker who loves his small town. "
+    "You are chatting with Alice. Answer in one or two short sentences."
+)
+
+
+def use_model(max_tokens: int = 40, seed: int = 7) -> None:
+    """The model config both agents use; it travels to their servers."""
+    read_model_configs([{
+        "config_name": CONFIG,
+        "model_type": "llama_cpp",
+        "stream": True,
+        "generate_args": {
+            "max_tokens": max_tokens,
+            "temperature": 0.7,
+            "seed": seed,
+            "stop": ["\n\n"],  # one paragraph: the small model tends to script both sides
+        },
+    }], clear_existing=True)
+
+
+@pipeline(chunks=True)
+def chat(turns: Any = 4, topic: str = TOPIC) -> None:
+    """The app: Alice and Bob take `turns` replies in all, starting from `topic`."""
+    alice = DialogAgent("Alice", sys_prompt=ALICE, model_config_name=CONFIG, to_dist=True)
+    bob = DialogAgent("Bob", sys_prompt=BOB, model_config_name=CONFIG, to_dist=True)
+    try:
+        msg = Msg("Host", topic, role="user")
+        put_into_stream(msg)  # the host's line goes into the stream too
+        bob.observe(msg)
+        for turn in range(int(turns)):  # query parameters arrive as strings
+            msg = (alice if turn % 2 == 0 else bob)(msg)  # placeholders, chained
+        msg.result()  # every reply is spoken (and streamed) by now
+    finally:
+        alice.stop_server()
+        bob.stop_server()
+
+
+def print_stream(items: Any, out: Any = sys.stdout) -> None:
+    """Print an app stream token by token, one line per message."""
+    open_id, printed = None, ""
+    for item in items:
+        if not isinstance(item, SpeakChunk):  # a put: the host's message
+            text = item.formatted_str() if isinstance(item, Msg) else str(item)
+            out.write(("\n" if open_id else "") + text + "\n")
+            open_id, printed = None, ""
+            continue
+        msg, text = item.msg, content_text(item.msg.content)
+        if msg.id != open_id:
+            out.write(("\n" if open_id else "") + f"{msg.name}: ")
+            open_id, printed = msg.id, ""
+        out.write(text[len(printed):] if text.startswith(printed) else "\n" + text)
+        printed = text
+        if item.last:
+            out.write("\n")
+            open_id, printed = None, ""
+        out.flush()
+
+
+def main(argv: list | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=4, help="replies in all")
+    parser.add_argument("--max-tokens", type=int, default=40, help="tokens per reply at most")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sse", action="store_true", help="serve the chat over HTTP instead")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    args = parser.parse_args(argv)
+    use_model(args.max_tokens, args.seed)
+    if args.sse:
+        from agentscope_rpc.sse import serve  # needs the `web` extra
+
+        serve(chat, args.host, args.port)
+        return
+    started = time.monotonic()
+    print_stream(chat(turns=args.turns))
+    print(f"[{args.turns} replies in {time.monotonic() - started:.1f}s, agents in 2 agent servers]")
+
+
+use_model()  # also when served with `python -m agentscope_rpc.sse ...:chat`
+
+if __name__ == "__main__":
+    main()
