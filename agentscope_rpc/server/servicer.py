@@ -184,8 +184,9 @@ class AgentServicer(pb_grpc.AgentServerServicer):
         return reply
 
     async def GetAttribute(self, request, context):
-        value = await self._guard(context, self.host.attribute, request.agent_id, request.name)
-        return codec.encode(value)
+        # encoding inside the guard: a value that cannot travel is a clear
+        # INVALID_ARGUMENT, not an UNKNOWN that clients read as a dead server
+        return await self._guard(context, lambda: codec.encode(self.host.attribute(request.agent_id, request.name)))
 
     async def ListAgents(self, request, context):
         return self.host.list_agents()
