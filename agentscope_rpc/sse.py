@@ -108,6 +108,10 @@ async def app_events(spec: PipelineSpec, kwargs: dict) -> AsyncIterator[str]:
     finally:
         if stream.status is None:  # the client went away: stop the app's work
             stream.cancel()
+        try:
+            items.close()
+        except ValueError:
+            pass  # still inside next() in an abandoned worker; it ends by itself now
 
 
 class EventStreamResponse(StreamingResponse):
