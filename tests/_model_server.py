@@ -140,12 +140,12 @@ def start_llama_server(gguf: str, log_path: Path, ready_within: float = 120.0):
     Waits until GET /v1/models answers (test set-up: polling with a deadline).
     """
     port = free_port()
-    threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2
+    threads = max(1, len(os.sched_getaffinity(0)) // 2) if hasattr(os, "sched_getaffinity") else 1
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", gguf,
              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-             "--n_threads", str(threads)],
+             "--n_threads", str(threads), "--n_threads_batch", str(threads)],
             stdout=out, stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -292,3 +292,12 @@ def test_stream_broken_after_first_token_is_not_retried(stub):
     assert seen == [(False, "Hel")]  # what arrived before the break is handed over
     assert len(stub.requests) == 1
     assert response.text == "Hel"
+
+
+def test_init_reads_model_configs():
+    import agentscope_rpc
+
+    agentscope_rpc.init(model_configs=[{"config_name": "via-init", "model_type": "scripted",
+                                        "responses": ["ok"]}], console=False)
+    assert [c["config_name"] for c in get_model_configs()] == ["via-init"]
+    assert load_model_by_config_name("via-init")([]).text == "ok"
