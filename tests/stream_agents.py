@@ -5,7 +5,6 @@ the orchestrator's `sys.path`), so these classes are built by import.
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 
@@ -130,23 +129,6 @@ class Talker(AgentBase):
         heard = "nothing" if x is None else str(x.content)
         words = [f"{self.name}", "heard:", *heard.split()[-3:]]
         return self.speak(w + " " for w in words)
-
-
-class Stamped(AgentBase):
-    """Speaks one message of `n` deltas; each delta carries the time it was spoken."""
-
-    def reply(self, x=None):
-        n = int(x.content) if x is not None else 1
-
-        def deltas():
-            for _ in range(n):
-                yield f"{time.time():.6f};"
-
-        return self.speak(deltas())
-
-
-def pid() -> int:
-    return os.getpid()
 
 
 class SpeechLog:
