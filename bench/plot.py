@@ -1,0 +1,90 @@
+"""Bar charts of one bench run: latency and throughput against the peers.
+
+    python bench/plot.py [bench/results/latest.json] [-o bench/results/bench.png]
+
+Each panel is one metric; bars are the systems of the run (medians), the
+dashed line is DESIGN §9's target for ours where it has one.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [p for p in (os.path.dirname(HERE),) if p not in sys.path]
+
+PANELS = [  # (workload, metric, title, log scale)
+    ("call_latency", "p50_ms", "call latency p50 (ms)", False),
+    ("chain2", "p50_ms", "2-hop chain p50 (ms)", False),
+    ("pipelined", "calls_per_s", "pipelined calls/s", False),
+    ("streaming", "chunks_per_s", "relayed chunks/s", False),
+    ("fanout200", "wall_s", "200 x 1 s sleep, wall (s)", False),
+    ("create_rate", "agents_per_s", "agents created/s (log)", True),
+    ("launch5", "wall_s", "launch 5 to first reply (s)", False),
+    ("sim10k", "round_s", "10k-agent round (s)", False),
+    ("kill_detect", "detect_s", "killed server detected (s)", False),
+]
+COLORS = {"ours": "#2b7bba", "as016": "#e8833a", "ray": "#4caf50"}
+LABELS = {"ours": "agentscope-rpc", "as016": "AgentScope 0.1.6", "ray": "Ray 2.60"}
+
+
+def plot(record: dict, out: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bench.run import TARGETS
+
+    summary = record["summary"]
+    systems = record["systems"]
+    panels = [p for p in PANELS if p[0] in summary]
+    cols = 3
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, (workload, metric, title, log) in zip(axes.flat, panels):
+        values = summary[workload][metric]
+        names = [s for s in systems if values.get(s) is not None]
+        bars = ax.bar([LABELS[s] for s in names], [values[s] for s in names],
+                      color=[COLORS[s] for s in names])
+        for bar, s in zip(bars, names):
+            v = values[s]
+            ax.annotate(f"{v:,.0f}" if v >= 100 else f"{v:.2f}", (bar.get_x() + bar.get_width() / 2, v),
+                        ha="center", va="bottom", fontsize=8)
+        for s in systems:
+            if values.get(s) is None:
+                ax.text(0.98, 0.95, f"{LABELS[s]}: n/a", transform=ax.transAxes, ha="right",
+                        va="top", fontsize=7, color="gray")
+        target = TARGETS.get((workload, metric))
+        if target is not None:
+            ax.axhline(target[0], color="red", linestyle="--", linewidth=1, label="target (ours)")
+            ax.legend(fontsize=7, loc="upper left")
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(title, fontsize=10)
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"agentscope-rpc vs peers, same run ({record['when']}, medians of {record['repeats']})",
+                 fontsize=11)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("path", nargs="?", default=os.path.join(HERE, "results", "latest.json"))
+    parser.add_argument("-o", "--out", default=os.path.join(HERE, "results", "bench.png"))
+    args = parser.parse_args()
+    with open(args.path, encoding="utf-8") as fh:
+        record = json.load(fh)
+    print(plot(record, args.out))
+
+
+if __name__ == "__main__":
+    main()

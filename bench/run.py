@@ -1,0 +1,261 @@
+"""Benchmark suite: this project against AgentScope 0.1.6 and Ray 2.60.
+
+    python bench/run.py [--peers] [--quick] [--repeats N] [--only name,...]
+
+Every workload runs as a subprocess printing one JSON line: ours with this
+interpreter (``bench/workloads_ours.py``), the peers each in a virtualenv of
+their own (``bench/envs.py`` builds them once under ``bench/.venvs``).
+Systems alternate per workload so they share the machine's noise; the table
+shows the median over the runs (p50/p99 for latencies), the ratio ours/peer
+from the same run, and DESIGN §9's targets met or missed.  Results go to
+``bench/results/`` (JSON, plus ``latest.md`` and ``bench.png``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Optional
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [p for p in (ROOT,) if p not in sys.path]
+
+from bench import envs  # noqa: E402
+from bench._common import MARK, WORKLOADS  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+RUN_TIMEOUT_S = 1200
+FRESH_PROCESS = {"launch5"}  # "from nothing": one process per repeat
+
+SYSTEMS = {  # name -> (label, script, venv or None for this interpreter)
+    "ours": ("agentscope-rpc", "workloads_ours.py", None),
+    "as016": ("AgentScope 0.1.6", "peers/agentscope_v0.py", "agentscope016"),
+    "ray": ("Ray 2.60", "peers/ray_actors.py", "ray260"),
+}
+
+# workload -> [(metric, unit, lower_is_better)]
+METRICS = {
+    "launch5": [("wall_s", "s", True)],
+    "call_latency": [("p50_ms", "ms", True), ("p99_ms", "ms", True)],
+    "pipelined": [("calls_per_s", "/s", False)],
+    "chain2": [("p50_ms", "ms", True), ("p99_ms", "ms", True)],
+    "fanout200": [("wall_s", "s", True)],
+    "create_rate": [("agents_per_s", "/s", False)],
+    "streaming": [("chunks_per_s", "/s", False), ("first_chunk_ms", "ms", True)],
+    "idle_memory": [("kb_per_agent", "KB", True), ("idle_server_mb", "MB", True)],
+    "kill_detect": [("detect_s", "s", True)],
+    "sim10k": [("create_s", "s", True), ("round_s", "s", True)],
+}
+TITLES = {
+    "launch5": "a. child-mode launch of 5 agents to first reply",
+    "call_latency": "b. sequential call latency",
+    "pipelined": "c. pipelined calls to one agent",
+    "chain2": "d. 2-hop placeholder chain",
+    "fanout200": "e. 200 agents x 1 s sleep, one server",
+    "create_rate": "f. agents created per second, one server",
+    "streaming": "g. relayed speak chunks, one stream",
+    "idle_memory": "h. memory of idle agents",
+    "kill_detect": "i. killed server detected",
+    "sim10k": "j. 10,000 agents over 4 servers",
+}
+# DESIGN §9: (workload, metric) -> (bound, lower_is_better)
+TARGETS = {
+    ("call_latency", "p50_ms"): (0.6, True),
+    ("pipelined", "calls_per_s"): (3000, False),
+    ("chain2", "p50_ms"): (2.0, True),
+    ("fanout200", "wall_s"): (1.3, True),
+    ("streaming", "chunks_per_s"): (20000, False),
+    ("streaming", "first_chunk_ms"): (2.0, True),
+    ("create_rate", "agents_per_s"): (2000, False),
+    ("idle_memory", "kb_per_agent"): (20.0, True),
+    ("kill_detect", "detect_s"): (2.0, True),
+}
+
+
+def _command(system: str, workload: str, quick: bool, repeats: int) -> tuple[list, dict]:
+    _, script, venv_name = SYSTEMS[system]
+    python = sys.executable if venv_name is None else envs.python_of(venv_name)
+    cmd = [python, os.path.join(HERE, script), workload, "--repeats", str(repeats)]
+    if quick:
+        cmd.append("--quick")
+    env = dict(os.environ)
+    if venv_name is None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [ROOT, env.get("PYTHONPATH", "")]))
+    else:
+        env.pop("PYTHONPATH", None)  # a peer sees only its own venv
+    return cmd, env
+
+
+def run_one(system: str, workload: str, quick: bool, repeats: int, log_dir: str) -> dict:
+    """Run one workload of one system in a subprocess; returns its JSON result."""
+    cmd, env = _command(system, workload, quick, repeats)
+    log_path = os.path.join(log_dir, f"{system}-{workload}.log")
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env,  # pylint: disable=consider-using-with
+                                cwd=ROOT, start_new_session=True)
+        try:
+            out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            out = b""
+        finally:
+            try:  # the workload's servers (and Ray's daemons) share its session
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait()
+    for line in out.decode(errors="replace").splitlines():
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK):])
+    return {"error": f"no result (exit {proc.returncode}; see {os.path.relpath(log_path, ROOT)})"}
+
+
+def run_workload(system: str, workload: str, quick: bool, repeats: int, log_dir: str) -> dict:
+    if workload not in FRESH_PROCESS:
+        return run_one(system, workload, quick, repeats, log_dir)
+    merged: dict = {"runs": []}
+    for _ in range(repeats):
+        result = run_one(system, workload, quick, 1, log_dir)
+        if "runs" not in result:
+            return result
+        merged["runs"] += result["runs"]
+        merged["notes"] = result.get("notes", "")
+    return merged
+
+
+def median_of(result: dict, metric: str) -> Optional[float]:
+    values = [r[metric] for r in result.get("runs", []) if r.get(metric) == r.get(metric) and metric in r]
+    return statistics.median(values) if values else None
+
+
+def summarise(results: dict) -> dict:
+    """{workload: {metric: {system: median}}}"""
+    return {
+        w: {m: {s: median_of(results[w][s], m) for s in results[w]} for m, _, _ in METRICS[w]}
+        for w in results
+    }
+
+
+def _fmt(value: Optional[float]) -> str:
+    if value is None:
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def _status(result: dict) -> Optional[str]:
+    if "na" in result:
+        return "n/a"
+    if "error" in result:
+        return "error"
+    return None
+
+
+def table(results: dict, systems: list) -> str:
+    summary = summarise(results)
+    peers = [s for s in systems if s != "ours"]
+    head = ["workload / metric", *(SYSTEMS[s][0] for s in systems), *(f"ours/{SYSTEMS[p][0].split()[0]}" for p in peers), "target", ""]
+    rows = [head]
+    for workload in results:
+        rows.append([TITLES[workload], *[""] * (len(head) - 1)])
+        for metric, unit, lower in METRICS[workload]:
+            cells = [f"  {metric} ({unit}, {'lower' if lower else 'higher'} is better)"]
+            for s in systems:
+                status = _status(results[workload][s])
+                cells.append(status or _fmt(summary[workload][metric][s]))
+            ours = summary[workload][metric].get("ours")
+            for p in peers:
+                peer = summary[workload][metric].get(p)
+                cells.append(f"{ours / peer:.2f}" if ours is not None and peer else "-")
+            target = TARGETS.get((workload, metric))
+            if target is None:
+                cells += ["", ""]
+            else:
+                bound, low = target
+                met = ours is not None and (ours <= bound if low else ours >= bound)
+                if workload == "streaming" and metric == "chunks_per_s":
+                    met = met and median_of(results[workload].get("ours", {}), "none_lost") == 1.0
+                cells += [f"{'<=' if low else '>='} {_fmt(bound)}", "met" if met else "MISSED"]
+            rows.append(cells)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append("  ".join(c.ljust(widths[j]) if j == 0 else c.rjust(widths[j]) for j, c in enumerate(row)).rstrip())
+        if i == 0:
+            lines.append("-" * len(lines[0]))
+    notes = ["", "Notes (how each system ran each workload):"]
+    for workload in results:
+        for s in systems:
+            r = results[workload][s]
+            why = r.get("na") or r.get("error") or r.get("notes", "")
+            notes.append(f"  {workload} / {SYSTEMS[s][0]}: {why}")
+    return "\n".join(lines + notes)
+
+
+def main(argv: Optional[list] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--peers", action="store_true", help="also run AgentScope 0.1.6 and Ray 2.60")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
+    parser.add_argument("--repeats", type=int, default=None, help="runs per workload (default 3, quick 1)")
+    parser.add_argument("--only", default="", help="comma-separated workloads: " + ",".join(WORKLOADS))
+    parser.add_argument("--no-plot", action="store_true")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 3)
+    only = [w.strip() for w in args.only.split(",") if w.strip()] or WORKLOADS
+    unknown = set(only) - set(WORKLOADS)
+    if unknown:
+        parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    systems = ["ours"]
+    if args.peers:
+        for name in ("as016", "ray"):
+            venv_name = SYSTEMS[name][2]
+            if not envs.is_ready(venv_name):
+                print(f"building {venv_name} (once; bench/.venvs/) ...", flush=True)
+            envs.build(venv_name)
+            systems.append(name)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    log_dir = os.path.join(RESULTS, "logs", stamp)
+    os.makedirs(log_dir, exist_ok=True)
+    results: dict = {}
+    started = time.monotonic()
+    for workload in only:
+        results[workload] = {}
+        for system in systems:
+            t0 = time.monotonic()
+            print(f"[{time.monotonic() - started:6.0f}s] {workload:<13} {SYSTEMS[system][0]} ...", end="", flush=True)
+            results[workload][system] = run_workload(system, workload, args.quick, repeats, log_dir)
+            r = results[workload][system]
+            print(f" {_status(r) or 'ok'} ({time.monotonic() - t0:.0f}s)", flush=True)
+    text = table(results, systems)
+    header = (f"agentscope-rpc bench, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
+              f"{'quick, ' if args.quick else ''}{repeats} run(s) per workload, medians\n")
+    print("\n" + header + text)
+    record = {"when": stamp, "quick": args.quick, "repeats": repeats, "systems": systems,
+              "results": results, "summary": summarise(results)}
+    path = os.path.join(RESULTS, f"run-{stamp}.json")
+    for p in (path, os.path.join(RESULTS, "latest.json")):
+        with open(p, "w", encoding="utf-8") as fh:
+            json.dump(record, fh, indent=1)
+    with open(os.path.join(RESULTS, "latest.md"), "w", encoding="utf-8") as fh:
+        fh.write("```\n" + header + text + "\n```\n")
+    print(f"\nresults: {os.path.relpath(path, ROOT)}")
+    if not args.no_plot:
+        try:
+            from bench.plot import plot
+
+            print(f"plot: {os.path.relpath(plot(record, os.path.join(RESULTS, 'bench.png')), ROOT)}")
+        except ImportError as err:
+            print(f"plot skipped ({err}); pip install matplotlib")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
