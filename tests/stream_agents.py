@@ -156,7 +156,9 @@ class SpeechLog:
             previous = self.latest.get(msg_id)
             if previous is None:
                 self.order.append(msg_id)
-            elif not (len(text) > len(previous) and text.startswith(previous)):
+            elif not (len(text) > len(previous) and text.startswith(previous)) and not (
+                last and text == previous  # a delta stream's closing event repeats the text
+            ):
                 self.not_growing.append((msg_id, len(previous), len(text)))
             if self.lasts.get(msg_id):
                 self.after_last.append(msg_id)

@@ -72,29 +72,33 @@ def test_speak_msg_returns_it(agent, chunks, heard):
 
 
 @pytest.mark.parametrize(
-    "make",
+    "make, closing",
     [
-        lambda: _tuples("He", "Hello", "Hello, wor", "Hello, world"),
-        lambda: _deltas("He", "llo", ", wor", "ld"),
+        (lambda: _tuples("He", "Hello", "Hello, wor", "Hello, world"), False),
+        # a delta generator cannot flag its last chunk: every chunk is sent
+        # at once and one closing event (same content, last=True) ends it
+        (lambda: _deltas("He", "llo", ", wor", "ld"), True),
     ],
     ids=["last-text-tuples", "deltas"],
 )
-def test_speak_stream(agent, chunks, heard, make):
+def test_speak_stream(agent, chunks, heard, make, closing):
     post = []
     agent.register_hook("post_speak", "post", lambda self: post.append(1))
     msg = agent.speak(make())
 
-    assert [m.content for m, _, _ in chunks] == ["He", "Hello", "Hello, wor", "Hello, world"]
+    texts = ["He", "Hello", "Hello, wor", "Hello, world"] + (["Hello, world"] if closing else [])
+    lasts = [False] * (len(texts) - 1) + [True]
+    assert [m.content for m, _, _ in chunks] == texts
     assert all(stream for _, stream, _ in chunks)
-    assert [last for _, _, last in chunks] == [False, False, False, True]
+    assert [last for _, _, last in chunks] == lasts
     assert {m.id for m, _, _ in chunks} == {msg.id}
     assert msg.content == "Hello, world"
     assert msg.name == "bot"
     assert post == [1]
 
-    assert [e.msg.content for e in heard] == ["He", "Hello", "Hello, wor", "Hello, world"]
-    assert [e.seq for e in heard] == [0, 1, 2, 3]
-    assert [e.last for e in heard] == [False, False, False, True]
+    assert [e.msg.content for e in heard] == texts
+    assert [e.seq for e in heard] == list(range(len(texts)))
+    assert [e.last for e in heard] == lasts
     assert {e.msg.id for e in heard} == {msg.id}
 
 
@@ -183,7 +187,7 @@ def test_pre_speak_modification_reaches_listeners_not_return_value(agent, heard)
     heard.clear()
     streamed = agent.speak(_deltas("ab", "c"))
     assert streamed.content == "abc"
-    assert [e.msg.content for e in heard] == ["AB", "ABC"]
+    assert [e.msg.content for e in heard] == ["AB", "ABC", "ABC"]  # + the closing event
 
 
 def test_pre_speak_mutation_without_return_is_invisible(agent, heard):

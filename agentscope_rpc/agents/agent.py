@@ -258,47 +258,41 @@ class AgentBase:
         return msg
 
     def _speak_stream(self, chunks: Any) -> Msg:
+        """Emit every chunk as soon as it is produced (no look-ahead).
+
+        `(last, text_so_far)` tuples carry their own `last`; a generator of
+        deltas, which cannot say which chunk is its last, ends with one
+        closing event (`last=True`, same content).
+        """
         msg_id = uuid.uuid4().hex
         text = ""
         seq = 0
-        pending: Optional[str] = None  # look one chunk ahead to flag `last`
-        done = False
+        ended = False
         try:
-            while True:
-                try:
-                    item = next(chunks)
-                except StopIteration:
-                    break
-                except BaseException:
-                    if pending is not None:  # deliver the look-ahead chunk too
-                        self._emit(Msg(self.name, pending, "assistant", id=msg_id), True, False, seq)
-                        seq += 1
-                        text = pending
-                    raise
+            for item in chunks:
                 if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bool):
                     is_last, new_text = item
-                    new_text = "" if new_text is None else str(new_text)
+                    text = "" if new_text is None else str(new_text)
                 else:
-                    is_last, new_text = False, text if pending is None else pending
-                    new_text = new_text + ("" if item is None else str(item))
-                if pending is not None:
-                    self._emit(Msg(self.name, pending, "assistant", id=msg_id), True, False, seq)
-                    seq += 1
-                    text = pending
-                pending = new_text
+                    is_last = False
+                    text += "" if item is None else str(item)
+                ended = is_last
+                self._emit(Msg(self.name, text, "assistant", id=msg_id), True, is_last, seq)
+                seq += 1
                 if is_last:
                     break
-            final = pending if pending is not None else text
-            msg = Msg(self.name, final, "assistant", id=msg_id)
-            done = True
-            self._emit(msg, True, True, seq)
+            msg = Msg(self.name, text, "assistant", id=msg_id)
+            if not ended:
+                ended = True
+                self._emit(msg, True, True, seq)
             return msg
         except BaseException as exc:
-            if not done:
+            if not ended:
                 partial = Msg(self.name, text, "assistant", id=msg_id)
-                speech.publish(
-                    speech.SpeakEvent(partial, True, False, seq, self.agent_id, error=exc),
-                )
+                try:
+                    speech.publish(speech.SpeakEvent(partial, True, False, seq, self.agent_id, error=exc))
+                except Exception:  # pylint: disable=broad-except
+                    pass  # a listener that is gone must not mask the original error
             raise
         finally:
             close = getattr(chunks, "close", None)
