@@ -146,6 +146,19 @@ def test_dict_agent_junk_around_braces_parses_first_time():
     assert reply.content == {"speak": "yes", "n": 2} and len(agent.model.calls) == 1
 
 
+def test_dict_agent_real_embedded_model_json_mode():
+    pytest.importorskip("llama_cpp")
+    read_model_configs({"config_name": "tiny-json", "model_type": "llama_cpp",
+                        "generate_args": {"max_tokens": 64, "temperature": 0.0}})
+    agent = DictDialogAgent("Ann", sys_prompt="You play a game with Bob and Carl.",
+                            model_config_name="tiny-json", required_keys=["speak", "vote"])
+    seen = record_speech(agent)
+    reply = agent(Msg("Moderator", "Vote: Bob or Carl? Say why.", role="user"))
+    assert set(reply.content) >= {"speak", "vote"}, reply.metadata
+    assert "parse_failed" not in reply.metadata  # the grammar made the JSON valid
+    assert seen[-1][0] == reply.id and seen[-1][1] == reply.content["speak"]
+
+
 # -- JSON parsing ----------------------------------------------------------------
 @pytest.mark.parametrize("text, expected", [
     ('{"a": 1}', {"a": 1}),

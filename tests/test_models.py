@@ -246,6 +246,15 @@ def test_retries_503_then_succeeds(stub):
     assert stub.requests[-1]["headers"]["authorization"] == "Bearer k"
 
 
+def test_json_mode_args(stub):
+    assert _stub_model(stub).json_mode_args(["a"]) == {}
+    model = _stub_model(stub, json_mode=True)
+    model([{"role": "user", "content": "JSON please"}], **model.json_mode_args(["a"]))
+    assert stub.requests[-1]["body"]["response_format"] == {"type": "json_object"}
+    schema = LlamaCppChatWrapper("j").json_mode_args(["a", "b"])["response_format"]["schema"]
+    assert schema["required"] == ["a", "b"] and set(schema["properties"]) == {"a", "b"}
+
+
 def test_400_is_not_retried(stub):
     stub.script = ["400", "ok"]
     with pytest.raises(ModelCallError) as info:

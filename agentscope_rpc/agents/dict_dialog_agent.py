@@ -11,6 +11,10 @@ The reply is `Msg(name, content=<the dict>, metadata=...)`.  What is spoken
 is the value of `speak_key` (default "speak") when the dict has it, else the
 whole dict; the spoken message and the reply share one id.  Metadata records
 `attempts` and, on fallback, `parse_failed`, `parse_error` and `raw`.
+
+With `json_mode=True` (default) the agent asks backends that can constrain
+their output for a JSON object (`ModelWrapperBase.json_mode_args`): the
+embedded llama.cpp model then follows a grammar with the required keys.
 """
 from __future__ import annotations
 
@@ -38,6 +42,7 @@ class DictDialogAgent(DialogAgent):
         fallback: Optional[dict] = None,
         speak_key: Optional[str] = "speak",
         format_instruction: Optional[str] = None,
+        json_mode: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(
@@ -52,6 +57,7 @@ class DictDialogAgent(DialogAgent):
         self.fallback = dict(fallback) if fallback is not None else None
         self.speak_key = speak_key
         self.format_instruction = format_instruction or self.parser.format_instruction
+        self.json_mode = json_mode
 
     @property
     def required_keys(self) -> list:
@@ -70,8 +76,9 @@ class DictDialogAgent(DialogAgent):
         error: Optional[ResponseParsingError] = None
         text = ""
         attempts = 0
+        extra = self.model.json_mode_args(self.required_keys) if self.json_mode else {}
         for attempts in range(1, self.max_retries + 2):
-            text = self.model(messages, stream=False).text
+            text = self.model(messages, stream=False, **extra).text
             try:
                 parsed = self.parser.parse(text)
             except ResponseParsingError as exc:

@@ -19,7 +19,7 @@ import importlib.util
 import os
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ..exception import ModelCallError, ModelConfigError
 from .model import ModelWrapperBase
@@ -138,6 +138,15 @@ class LlamaCppChatWrapper(ModelWrapperBase):
         """Load (or reuse) the process-wide model; called on first use."""
         path = self.model_path or find_smollm2_gguf()
         return get_shared_llama(path, self.n_ctx, self.n_threads)
+
+    def json_mode_args(self, required_keys: Iterable[str] = ()) -> dict:
+        """A grammar-constrained JSON object; required keys get scalar values."""
+        keys = list(required_keys)
+        if not keys:
+            return {"response_format": {"type": "json_object"}}
+        scalar = {"type": ["string", "number", "boolean"]}
+        schema = {"type": "object", "properties": {k: scalar for k in keys}, "required": keys}
+        return {"response_format": {"type": "json_object", "schema": schema}}
 
     def _call(self, messages: list, stream: bool, **kwargs: Any) -> ModelResponse:
         shared = self.load()

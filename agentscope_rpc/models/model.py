@@ -61,6 +61,15 @@ class ModelWrapperBase:
     def _call(self, messages: list, stream: bool, **kwargs: Any) -> ModelResponse:
         raise NotImplementedError
 
+    def json_mode_args(self, required_keys: Iterable[str] = ()) -> dict:
+        """Call kwargs that make the backend emit a JSON object, if it can.
+
+        `{}` when the backend has no such mode; callers still parse (and
+        retry) the text themselves.
+        """
+        del required_keys
+        return {}
+
     def format(self, *args: Union[Msg, Iterable[Msg], None], speaker: Optional[str] = None) -> list:
         """Turn messages (or lists of them) into OpenAI-style chat dicts.
 

@@ -4,7 +4,9 @@ Works with OpenAI, vLLM, Ollama, DashScope compatible mode and the llama.cpp
 server.  Config keys: `model_name`, `api_key` (else env OPENAI_API_KEY; none
 is fine for local servers), `base_url` (or `client_args.base_url`, as in
 AgentScope), `stream`, `generate_args`, `timeout` (s), `max_retries`,
-`retry_base_delay`, `retry_max_delay` (s), `headers`.
+`retry_base_delay`, `retry_max_delay` (s), `headers`, `json_mode` (True: the
+endpoint supports `response_format={"type": "json_object"}`, which agents
+that need JSON then request).
 
 Transient failures -- connection errors, timeouts, HTTP 408/409/429/5xx --
 are retried with bounded exponential backoff plus jitter; other 4xx fail at
@@ -116,6 +118,7 @@ class OpenAIChatWrapper(ModelWrapperBase):
         retry_max_delay: float = 8.0,
         headers: Optional[dict] = None,
         organization: Optional[str] = None,
+        json_mode: bool = False,
         **unknown: Any,
     ) -> None:
         super().__init__(config_name, stream=stream, generate_args=generate_args, **unknown)
@@ -132,7 +135,12 @@ class OpenAIChatWrapper(ModelWrapperBase):
             self.headers["OpenAI-Organization"] = organization
         if client_args:
             logger.warning("model %r: ignoring client_args %s", config_name, sorted(client_args))
+        self.json_mode = bool(json_mode)
         self._live_client: Optional[httpx.Client] = None
+
+    def json_mode_args(self, required_keys: Iterable[str] = ()) -> dict:
+        del required_keys
+        return {"response_format": {"type": "json_object"}} if self.json_mode else {}
 
     @property
     def url(self) -> str:
