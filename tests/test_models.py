@@ -101,7 +101,8 @@ def test_clear_keeps_builtin_default_and_configs_are_copies():
 # -- responses and formatting ------------------------------------------------
 def test_stream_marks_last_once_and_text_consumes():
     chunks = list(ModelResponse(stream=iter(["a", "", "b", "c"])).stream)
-    assert chunks == [(False, "a"), (False, "ab"), (True, "abc")]
+    assert chunks == [(False, "a"), (False, "ab"), (False, "abc"), (True, "abc")]
+    assert list(ModelResponse(stream=iter([])).stream) == [(True, "")]
     response = ModelResponse(stream=iter(["x", "y"]))
     assert response.text == "xy"
     assert list(response.stream) == [(True, "xy")]  # replay after consumption
@@ -145,8 +146,8 @@ def test_llama_stream_grows_and_speak_relays_chunks(llama):
     assert {s[0] for s in seen} == {msg.id}
     assert [s[3] for s in seen] == [False] * (len(seen) - 1) + [True]
     texts = [s[1] for s in seen]
-    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(texts, texts[1:]))
-    assert texts[-1] == msg.content == response.text
+    assert all(b.startswith(a) and len(b) > len(a) for a, b in zip(texts, texts[1:-1]))
+    assert texts[-1] == texts[-2] == msg.content == response.text  # closing event
     assert msg.content.strip()
 
 
@@ -208,7 +209,7 @@ def test_openai_real_server_stream(llama_server):
     chunks = list(response.stream)
     assert len(chunks) >= 3
     assert chunks[-1][0] is True and not any(last for last, _ in chunks[:-1])
-    assert chunks[-1][1] == response.text and response.text.strip()
+    assert chunks[-1][1] == chunks[-2][1] == response.text and response.text.strip()
     assert len(response.raw) >= len(chunks)  # the SSE events, decoded
 
 
@@ -284,7 +285,8 @@ def test_stream_with_tool_call_deltas_after_retry(stub):
     stub.script = ["500", "broken-before-token", "stream"]
     tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {}}}]
     response = _stub_model(stub, stream=True)([{"role": "user", "content": "hi"}], tools=tools)
-    assert [text for _, text in response.stream] == ["Hel", "Hello", "Hello there"]
+    assert list(response.stream) == [(False, "Hel"), (False, "Hello"), (False, "Hello there"),
+                                     (True, "Hello there")]
     assert response.tool_calls == [{"id": "call_1", "type": "function", "function": {
         "name": "get_weather", "arguments": '{"city": "Paris"}'}}]
     assert len(stub.requests) == 3 and stub.requests[-1]["body"]["tools"] == tools

@@ -53,8 +53,10 @@ class ModelResponse:
     def stream(self) -> Optional[Iterator[tuple[bool, str]]]:
         """A generator of `(last, text_so_far)`, or None when not streaming.
 
-        `last` is True exactly once, on the final tuple.  When the stream was
-        already consumed, the generator yields the whole text once.
+        Every chunk is handed over as soon as the backend produces it, so the
+        stream ends with one closing tuple `(True, full_text)` repeating the
+        text of the chunk before it.  When the stream was already consumed,
+        the generator yields `(True, full_text)` only.
         """
         if not self._streamed:
             return None
@@ -73,26 +75,18 @@ class ModelResponse:
             yield True, self._text
             return
         text = ""
-        pending = False  # hold one chunk back to know which one is last
         try:
             for delta in deltas:
-                if not delta:
-                    continue
-                if pending:
+                if delta:  # each chunk goes out at once: no look-ahead latency
+                    text += delta
+                    self._text = text
                     yield False, text
-                text += delta
-                self._text = text
-                pending = True
-        except Exception:
-            if pending:  # hand over the held-back text before the error
-                yield False, text
-            raise
         finally:
             close = getattr(deltas, "close", None)
             if close is not None:
                 close()  # releases the backend (model lock, HTTP stream)
             self._done.set()
-        yield True, text
+        yield True, text  # the closing event: same text, `last` set
 
     def __repr__(self) -> str:
         state = f"text={self._text!r:.80}" if self._done.is_set() else "stream"
