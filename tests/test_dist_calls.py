@@ -1,0 +1,159 @@
+"""Calls to distributed agents: chains, parallelism, actor order, fan-out, proxies.
+
+Timing bounds here are generous correctness checks of concurrency (DESIGN §4),
+not benchmarks (those live in bench/).
+"""
+import threading
+import time
+
+import pytest
+
+import agentscope_rpc
+from agentscope_rpc.message import Msg
+from agentscope_rpc.models import get_model_configs, read_model_configs
+from agentscope_rpc.rpc import AsyncResult
+from dist_agents import Appender, Calculator, ConfigReader, Fanout, Recorder
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_chain_returns_placeholders_at_once_and_resolves(module_server):
+    a, b, c = (Appender(n, delay=0.4, to_dist=module_server.options) for n in "abc")
+    start = time.monotonic()
+    x = a(Msg("user", ">"))
+    y = b(x)  # b gets a's placeholder; b's server fetches a's result itself
+    z = c(y)
+    issued = time.monotonic() - start
+    assert issued < 1.0
+    assert isinstance(z, AsyncResult) and not z.done()
+    assert z.content == ">abc"
+    assert y.content == ">ab" and x.content == ">a"
+
+
+def test_independent_agents_run_in_parallel(module_server):
+    agents = [Appender(f"s{i}", delay=1.0, to_dist=module_server.options) for i in range(3)]
+    start = time.monotonic()
+    results = [agent(None) for agent in agents]
+    assert [r.content for r in results] == ["s0", "s1", "s2"]
+    assert time.monotonic() - start < 1.5
+
+
+def test_same_agent_keeps_each_senders_order(module_server):
+    recorder = Recorder("rec", to_dist=module_server.options)
+    senders, per_sender = 4, 15
+    barrier = threading.Barrier(senders)
+    errors = []
+
+    def send(sender):
+        try:
+            barrier.wait(10)
+            for i in range(per_sender):
+                msg = Msg(f"sender{sender}", i)
+                if i % 3 == 0:
+                    recorder(msg)  # a reply (placeholder, not awaited here)
+                else:
+                    recorder.observe(msg)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=send, args=(s,)) for s in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert recorder(Msg("end", "end")).content == senders * (per_sender // 3) + 1  # runs after all
+    memory = recorder.get_memory()
+    assert len(memory) == senders * per_sender + 1
+    for sender in range(senders):
+        seen = [m.content for m in memory if m.name == f"sender{sender}"]
+        assert seen == list(range(per_sender))
+
+
+def test_same_agent_runs_one_call_at_a_time(module_server):
+    recorder = Recorder("solo", work=0.05, to_dist=module_server.options)
+    results = []
+    lock = threading.Lock()
+
+    def call(i):
+        placeholder = recorder(Msg("t", i))
+        with lock:
+            results.append(placeholder)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(r.content for r in results) == list(range(1, 9))
+    assert recorder.max_active == 1  # public attribute, read remotely
+    assert recorder.calls == 8
+
+
+def test_two_hundred_sleeping_agents_on_one_server(server):
+    agents = [Appender(f"z{i}", delay=1.0, to_dist=server.options) for i in range(200)]
+    start = time.monotonic()
+    results = [agent(None) for agent in agents]
+    assert [r.content for r in results] == [f"z{i}" for i in range(200)]
+    assert time.monotonic() - start < 5.0
+
+
+def test_agent_fans_out_to_agents_on_another_server(module_server, module_server_factory):
+    other = module_server_factory()
+    workers = [Appender(f"w{i}", delay=0.5, to_dist=other.options) for i in range(3)]
+    hub = Fanout("hub", workers, to_dist=module_server.options)
+    start = time.monotonic()
+    assert hub(Msg("user", "q:")).content == ["q:w0", "q:w1", "q:w2"]
+    assert time.monotonic() - start < 1.4  # the three workers ran concurrently
+
+
+def test_proxy_name_attributes_and_methods(module_server):
+    calc = Calculator("calc", start=40, to_dist=module_server.options)
+    assert calc.name == "calc"
+    assert calc.counter == 40
+    with pytest.raises(AttributeError):
+        calc._secret  # pylint: disable=pointless-statement,protected-access
+    with pytest.raises(AttributeError):
+        getattr(calc, "_secret")
+    total = calc.add(2, 3)
+    assert isinstance(total, AsyncResult)
+    assert total.result(timeout=10) == 5
+    assert calc(None).content == 42  # reply ran after add, on the same actor
+    assert calc.counter == 42
+    assert calc.pid().result(timeout=10) == module_server.pid
+
+
+def test_unreadable_attributes_are_attribute_errors(module_server):
+    calc = Calculator("calc2", to_dist=module_server.options)
+    with pytest.raises(AttributeError):
+        calc.no_such_attribute  # pylint: disable=pointless-statement
+    assert getattr(calc, "no_such_attribute", "default") == "default"
+    assert not hasattr(calc, "no_such_attribute")
+    with pytest.raises(AttributeError, match="cannot pickle"):
+        calc.lock  # pylint: disable=pointless-statement
+    assert calc(None).result(timeout=10).content == 1  # and the server is fine
+
+
+def test_burst_of_pipelined_calls_to_one_agent(module_server):
+    """More calls at once than grpc lets wait by default (1,000) all run, in order."""
+    recorder = Recorder("burst", to_dist=module_server.options)
+    results = [recorder(None) for _ in range(2500)]
+    assert [r.result(timeout=60).content for r in results] == list(range(1, 2501))
+
+
+@pytest.fixture
+def scripted_config():
+    before = get_model_configs()
+    config = {"config_name": "dist-scripted", "model_type": "scripted", "responses": ["scripted hello"]}
+    agentscope_rpc.init(model_configs=[config], logger_level="WARNING", console=False)
+    try:
+        yield config
+    finally:
+        read_model_configs(before, clear_existing=True)
+
+
+def test_model_configs_from_init_reach_server_agents(scripted_config, server):
+    agent = ConfigReader("reader", model_config_name="dist-scripted", to_dist=server.options)
+    content = agent(Msg("user", "hi")).content
+    assert "dist-scripted" in content["configs"]
+    assert content["answer"] == "scripted hello"
