@@ -102,11 +102,6 @@ def test_msghub_with_remote_participants(module_server_factory):
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="msghub remote rework pending: a local participant's memory.add(placeholder) "
-    "iterates the placeholder (AsyncResult.__getitem__) and fails with KeyError: 0",
-)
 def test_msghub_with_local_and_remote_participants(module_server_factory):
     other = module_server_factory()
     local = Recorder("local")

@@ -104,7 +104,8 @@ def _cert(subject, issuer, key, issuer_key, ca=False, san=None, usage=None):
     if san:
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     if usage:
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+        usages = usage if isinstance(usage, list) else [usage]
+        builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 
@@ -115,7 +116,11 @@ def pki(tmp_path_factory):
     ca_key, server_key, client_key = _key(), _key(), _key()
     ca = _cert("test-ca", "test-ca", ca_key, ca_key, ca=True)
     san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    server = _cert("agent-server", "test-ca", server_key, ca_key, san=san, usage=ExtendedKeyUsageOID.SERVER_AUTH)
+    # servers also act as clients of each other (placeholder fetches under mutual TLS)
+    server = _cert(
+        "agent-server", "test-ca", server_key, ca_key, san=san,
+        usage=[ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+    )
     client = _cert("orchestrator", "test-ca", client_key, ca_key, usage=ExtendedKeyUsageOID.CLIENT_AUTH)
     paths = {}
     for name, obj in (("ca", ca), ("server", server), ("client", client)):
@@ -156,11 +161,6 @@ def test_mutual_tls(module_server_factory, pki):
         Appender("anonymous", to_dist=dict(server.options, tls_root_cert=pki["ca"]))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="under mutual TLS a server fetching a placeholder from another server presents "
-    "no client certificate (references carry only the CA), so the producer refuses it",
-)
 def test_mutual_tls_handoff(module_server_factory, pki):
     def options(server):
         return dict(

@@ -22,7 +22,7 @@ class TemporaryMemory:
     def add(self, memories: Union[Msg, Iterable[Msg], None]) -> None:
         if memories is None:
             return
-        if isinstance(memories, Msg):
+        if isinstance(memories, Msg) or _is_placeholder(memories):
             memories = [memories]
         items = list(memories)
         for item in items:

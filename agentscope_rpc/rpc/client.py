@@ -228,8 +228,19 @@ def _same(value: Any) -> Any:
     return value
 
 
+# The certificate this process presents when it fetches a placeholder from a
+# TLS server (an agent server uses its own; needed under mutual TLS).
+_fetch_identity: tuple = ("", "")
+
+
+def set_fetch_identity(cert_pem: str, key_pem: str) -> None:
+    global _fetch_identity  # pylint: disable=global-statement
+    _fetch_identity = (cert_pem, key_pem)
+
+
 def endpoint_of_ref(ref: codec.ResultRef) -> Endpoint:
-    return Endpoint(ref.host, ref.port, ref.token, ref.root_cert)
+    cert, key = _fetch_identity if ref.root_cert else ("", "")
+    return Endpoint(ref.host, ref.port, ref.token, ref.root_cert, cert, key)
 
 
 def fetch_into(placeholder: AsyncResult) -> None:

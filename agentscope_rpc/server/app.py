@@ -15,6 +15,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from .. import speech
 from ..rpc import _loop
 from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
+from ..rpc.client import set_fetch_identity
 from .auth import TokenInterceptor
 from .config import ServerConfig
 from .host import AgentHost
@@ -100,6 +101,8 @@ class AgentServer:
         address = f"{cfg.host}:{cfg.port}"
         _ensure_port_free(cfg.host, cfg.port)
         if cfg.tls_cert:
+            # fetching placeholders from peers (mutual TLS) presents this server's identity
+            set_fetch_identity(_read(cfg.tls_cert).decode(), _read(cfg.tls_key).decode())
             creds = grpc.ssl_server_credentials(
                 [(_read(cfg.tls_key), _read(cfg.tls_cert))],
                 root_certificates=_read(cfg.tls_client_ca),
