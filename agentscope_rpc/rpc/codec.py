@@ -183,7 +183,7 @@ def error_from_rpc(err: grpc.RpcError, host: str = "", port: int = 0) -> Excepti
     code = err.code() if hasattr(err, "code") else None
     details = (err.details() if hasattr(err, "details") else None) or str(err)
     where = f"{host}:{port}"
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.UNKNOWN) or (
+    if code == grpc.StatusCode.UNAVAILABLE or (
         code == grpc.StatusCode.INTERNAL and "RST_STREAM" in details
     ):
         return exc.AgentServerNotAliveError(
