@@ -82,18 +82,22 @@ def _validate(config: Any) -> dict:
 def read_model_configs(
     configs: Union[str, os.PathLike, list, dict],
     clear_existing: bool = False,
+    override: bool = False,
 ) -> None:
     """Register configs from a list of dicts, one dict, or a JSON file path.
 
     All configs are checked before any is registered, so a bad entry leaves
-    the registry unchanged.
+    the registry unchanged.  A name registered with a different body is an
+    error unless `override` (an agent server takes the configs each creating
+    client ships; agents load their model when built, so later overrides do
+    not change agents that exist).
     """
     incoming = [_validate(c) for c in _load_source(configs)]
     with _lock:
         known = {} if clear_existing else dict(_configs)
         for config in incoming:
             name = config["config_name"]
-            if name in known and known[name] != config:
+            if name in known and known[name] != config and not override:
                 raise ModelConfigError(
                     f"model config {name!r} is already registered with a different body; "
                     "use clear_existing=True or another config_name",

@@ -62,7 +62,7 @@ class AgentHost:
             if request.model_configs:
                 from ..models import read_model_configs
 
-                read_model_configs(json.loads(request.model_configs))
+                read_model_configs(json.loads(request.model_configs), override=True)
             klass = self.registry.resolve(request.class_name, request.module, request.class_blob)
             args, kwargs = codec.decode_args(request.init_args)
         except AgentCreationError:
