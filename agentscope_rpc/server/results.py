@@ -24,6 +24,7 @@ class ResultStore:
         self.max_items = max_items
         self.unknown_grace = unknown_grace
         self._pending: dict[str, asyncio.Future] = {}
+        self._arrived: set[str] = set()  # pending tasks whose call reached this server
         self._done: "OrderedDict[str, tuple[pb.FetchReply, float]]" = OrderedDict()
         self._expired = 0
 
@@ -31,8 +32,10 @@ class ResultStore:
         return len(self._done)
 
     def expect(self, task_id: str) -> None:
-        if task_id not in self._pending and task_id not in self._done:
-            self._pending[task_id] = asyncio.get_running_loop().create_future()
+        if task_id not in self._done:
+            self._arrived.add(task_id)
+            if task_id not in self._pending:
+                self._pending[task_id] = asyncio.get_running_loop().create_future()
 
     def known(self, task_id: str) -> bool:
         return task_id in self._pending or task_id in self._done
@@ -42,6 +45,7 @@ class ResultStore:
 
     def finish(self, task_id: str, reply: pb.FetchReply) -> None:
         future = self._pending.pop(task_id, None)
+        self._arrived.discard(task_id)
         if future is not None and not future.done():
             future.set_result(reply)
         self._done[task_id] = (reply, time.monotonic() + self.ttl)
@@ -69,6 +73,8 @@ class ResultStore:
             try:
                 return await asyncio.wait_for(asyncio.shield(future), self.unknown_grace)
             except asyncio.TimeoutError:
+                if task_id in self._arrived:  # the call came in the meantime: wait for it
+                    return await asyncio.shield(future)
                 if not future.done():
                     self._pending.pop(task_id, None)
                     if self._expired:
@@ -81,6 +87,7 @@ class ResultStore:
     def drop_pending(self, task_id: str, reply: Optional[pb.FetchReply]) -> None:
         """A task that will never run (cancelled, shut down) fails its readers."""
         future = self._pending.pop(task_id, None)
+        self._arrived.discard(task_id)
         if future is not None and not future.done() and reply is not None:
             future.set_result(reply)
 
