@@ -122,3 +122,34 @@ def notify_reply_listeners(obj: Any, reply: Any) -> None:
     if listeners and reply is not None:
         for func in list(listeners.values()):
             func(reply)
+
+
+class HookOwner:
+    """Object-level hooks and reply listeners; shared by agents and proxies.
+
+    The object keeps its hooks in `self._object_hooks` (a HookRegistry).
+    """
+
+    _object_hooks: HookRegistry
+
+    def register_hook(self, hook_type: str, name: str, func: Callable) -> None:
+        self._object_hooks.register(hook_type, name, func)
+
+    def remove_hook(self, hook_type: str, name: str) -> bool:
+        return self._object_hooks.remove(hook_type, name)
+
+    def clear_hooks(self, hook_type: Optional[str] = None) -> None:
+        self._object_hooks.clear(hook_type)
+
+    clear_all_obj_hooks = clear_hooks
+
+    def register_reply_listener(self, name: str, func: Callable[[Any], None]) -> None:
+        """Call `func(reply)` with each reply (msghub's audience).
+
+        A local agent's listeners hear the final reply, after post_reply hooks;
+        a proxy's hear the placeholder as soon as the call is made.
+        """
+        self.__dict__.setdefault("_reply_listeners", {})[name] = func
+
+    def remove_reply_listener(self, name: str) -> bool:
+        return self.__dict__.get("_reply_listeners", {}).pop(name, None) is not None

@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Optional, Union
 from .. import speech
 from ..message import Msg
 from ._hooks import (
+    HookOwner,
     HookRegistry,
     notify_reply_listeners,
     run_notify_hooks,
@@ -119,7 +120,7 @@ def _recording_init(init: Callable) -> Callable:
     return wrapper
 
 
-class AgentBase:
+class AgentBase(HookOwner):
     """Base class of every agent; subclasses implement `reply(x=None) -> Msg`."""
 
     _class_hooks = HookRegistry()
@@ -298,26 +299,6 @@ class AgentBase:
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
-
-    # -- hook registration (object level) ---------------------------------
-    def register_hook(self, hook_type: str, name: str, func: Callable) -> None:
-        self._object_hooks.register(hook_type, name, func)
-
-    def remove_hook(self, hook_type: str, name: str) -> bool:
-        return self._object_hooks.remove(hook_type, name)
-
-    def clear_hooks(self, hook_type: Optional[str] = None) -> None:
-        self._object_hooks.clear(hook_type)
-
-    clear_all_obj_hooks = clear_hooks
-
-    # -- reply listeners (msghub's audience) -------------------------------
-    def register_reply_listener(self, name: str, func: Callable[[Any], None]) -> None:
-        """Call `func(reply)` with each reply once it is final (after post_reply hooks)."""
-        self.__dict__.setdefault("_reply_listeners", {})[name] = func
-
-    def remove_reply_listener(self, name: str) -> bool:
-        return self.__dict__.get("_reply_listeners", {}).pop(name, None) is not None
 
     # -- hook registration (class level; this class and its subclasses) ---
     @classmethod

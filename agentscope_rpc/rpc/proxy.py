@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 import cloudpickle
 
 from .. import speech
-from ..agents._hooks import HookRegistry, hooks_for, notify_reply_listeners, run_post_reply_hooks, run_pre_hooks
+from ..agents._hooks import HookOwner, HookRegistry, hooks_for, notify_reply_listeners, run_post_reply_hooks, run_pre_hooks
 from ..exception import AgentCallError, AgentServerError
 from . import codec
 from ._proto import agent_server_pb2 as pb
@@ -133,7 +133,7 @@ def distribute_existing(agent: Any, host: str = "localhost", port: Optional[int]
     return proxy
 
 
-class RemoteAgent:
+class RemoteAgent(HookOwner):
     """Proxy of an agent hosted by an agent server (see module docstring)."""
 
     def __init__(
@@ -263,22 +263,6 @@ class RemoteAgent:
         """Stop the child server started for this agent (no-op for others)."""
         if self._child is not None:
             self._child.stop()
-
-    # -- hooks (run in this process) -----------------------------------------------------
-    def register_hook(self, hook_type: str, name: str, func: Callable) -> None:
-        self._object_hooks.register(hook_type, name, func)
-
-    def remove_hook(self, hook_type: str, name: str) -> bool:
-        return self._object_hooks.remove(hook_type, name)
-
-    def clear_hooks(self, hook_type: Optional[str] = None) -> None:
-        self._object_hooks.clear(hook_type)
-
-    def register_reply_listener(self, name: str, func: Callable[[Any], None]) -> None:
-        self.__dict__.setdefault("_reply_listeners", {})[name] = func
-
-    def remove_reply_listener(self, name: str) -> bool:
-        return self.__dict__.get("_reply_listeners", {}).pop(name, None) is not None
 
     # -- travelling (an agent holding a proxy to another agent) ---------------------------
     def __reduce__(self):
