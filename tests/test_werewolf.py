@@ -137,6 +137,22 @@ def test_invalid_and_unknown_names_abstain() -> None:
     assert night == {"attacked": None, "saved": False, "poisoned": None}
 
 
+@pytest.mark.parametrize("answer, expected", [
+    ('{"speak": "I vote for Carol.", "target": "the quiet one"}', "Carol"),  # said aloud
+    ('{"speak": "I vote for Carol.", "target": null}', "Carol"),
+    ('{"speak": "Not Carol, I abstain.", "target": "none"}', None),  # an explicit abstention
+    ('{"speak": "Alice or Carol?", "target": "?"}', None),  # two names: no choice
+    ('{"speak": "Frank!", "target": "Frank"}', None),  # Frank is not a legal choice
+])
+def test_a_vote_counts_what_the_player_said_when_the_target_is_unusable(answer: str, expected: object) -> None:
+    configs = {n: policy(i, abstain=True) for i, n in enumerate(NAMES)}
+    configs["Dave"] = scripted(answer)
+    moderator, _ = local_game(configs, rounds=1)
+    moderator.alive.remove("Frank")
+    votes = moderator._ask_all(["Dave"], "{name}: vote. Options: {options}.", "vote", lambda v: ["Alice", "Carol"])
+    assert votes == {"Dave": expected}
+
+
 def test_garbage_answers_fall_back_and_the_game_still_ends() -> None:
     moderator, players = local_game({n: scripted("%%% <no json here> %%%") for n in NAMES}, seed=4)
     result = moderator.run()

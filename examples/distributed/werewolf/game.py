@@ -25,7 +25,9 @@ Rules, as implemented:
   a winner the game ends as a draw.
 
 Bad answers never stop the game: a name is matched loosely (case, extra
-words, small typos); an answer naming nobody legal is an abstention.  When
+words, small typos); when `"target"` is no usable name (and not an explicit
+"none"), the one legal name in the player's `"speak"` line counts ("I vote
+for Carol."); otherwise the answer is an abstention.  When
 the player's model produced no usable JSON at all (the agent's retries and
 its fallback, `metadata["parse_failed"]`), the moderator picks a random legal
 target for kills, checks and votes with its seeded RNG, and the witch keeps
@@ -95,6 +97,11 @@ def resolve_name(raw: Any, options: list) -> Optional[str]:
         return mentioned[0]
     close = difflib.get_close_matches(text, list(by_lower), n=1, cutoff=0.6)
     return by_lower[close[0]] if close else None
+
+
+def says_abstain(raw: Any) -> bool:
+    """An explicit "none" / "abstain" (not merely a name we cannot use)."""
+    return isinstance(raw, str) and " ".join(re.sub(r"[^\w\s]", " ", raw).lower().split()) in ABSTAIN_WORDS
 
 
 def as_bool(value: Any) -> bool:
@@ -210,7 +217,7 @@ class Moderator:
         self._tell(self.alive, P.NIGHT.format(round=rnd))
         victim = self._wolves_choose(rnd)
         saved, poisoned = self._witch_acts(victim)
-        self._seer_checks()
+        self._seer_checks(rnd)
         deaths = list(dict.fromkeys(n for n in (None if saved else victim, poisoned) if n is not None))
         self.events.append(("night", rnd, {"attacked": victim, "saved": saved, "poisoned": poisoned}))
         self.alive = [n for n in self.alive if n not in deaths]
@@ -248,7 +255,7 @@ class Moderator:
         others = [n for n in self.alive if n != witch]
         text = P.WITCH_ASK.format(
             name=witch,
-            attack=attack if self.potions.heal else "",
+            attack=attack if self.potions.heal else "the night is over.",
             heal="unused" if self.potions.heal else "used",
             poison="unused" if self.potions.poison else "used",
             options=P.list_names(others + [P.NO_ONE]),
@@ -260,7 +267,7 @@ class Moderator:
             return False, None
         return self.potions.apply(witch, victim, self.alive, content.get("heal"), content.get("poison"))
 
-    def _seer_checks(self) -> None:
+    def _seer_checks(self, rnd: int) -> None:
         seers = self.role_holders(SEER)
         if not seers:
             return
@@ -274,7 +281,7 @@ class Moderator:
         self.checked.add(target)
         verdict = "a WEREWOLF" if self.roles[target] == WEREWOLF else "not a werewolf"
         self._tell([seer], P.SEER_RESULT.format(target=target, verdict=verdict))
-        self.events.append(("check", None, {"seer": seer, "target": target}))
+        self.events.append(("check", rnd, {"seer": seer, "target": target}))
 
     def day(self, rnd: int) -> None:
         deaths = self.last_deaths
@@ -329,7 +336,11 @@ class Moderator:
             pool = fallback_pool or options
             return self.rng.choice(pool) if pool else None
         content = answer.content if isinstance(answer.content, dict) else {"target": answer.content}
-        return resolve_name(content.get("target"), options)
+        raw = content.get("target")
+        target = resolve_name(raw, options)
+        if target is None and not says_abstain(raw):  # what was said aloud counts too
+            target = resolve_name(content.get("speak"), options)
+        return target
 
     # -- failures ------------------------------------------------------------------------
     def _guard(self, func: Callable) -> Any:

@@ -60,7 +60,7 @@ EMBEDDED_CONFIG = {
     "model_type": "llama_cpp",
     "stream": True,
     "n_ctx": 2048,
-    "generate_args": {"temperature": 0.7, "max_tokens": 64, "stop": ["\n\n"]},
+    "generate_args": {"temperature": 0.7, "max_tokens": 64, "repeat_penalty": 1.15, "stop": ["\n\n"]},
 }
 
 

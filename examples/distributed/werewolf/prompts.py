@@ -41,10 +41,7 @@ ROLE_NOTES = {
 ANSWER_FORMATS = {
     "kill": ('Answer in JSON only, like {{"speak": "We take {example}.", "target": "{example}"}}'),
     "check": ('Answer in JSON only, like {{"speak": "I check {example}.", "target": "{example}"}}'),
-    "vote": (
-        'Answer in JSON only, like {{"speak": "I vote for {example}.", "target": "{example}"}}. '
-        f'Use "target": "{NO_ONE}" to abstain.'
-    ),
+    "vote": ('Answer in JSON only, like {{"speak": "I vote for {example}.", "target": "{example}"}}'),
     "witch": (
         'Answer in JSON only, like {{"speak": "I save the victim.", "heal": true, "poison": "{none}"}} '
         'or {{"speak": "I poison {example}.", "heal": false, "poison": "{example}"}}'

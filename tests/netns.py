@@ -1,0 +1,166 @@
+"""A small lab of network namespaces that stand in for separate machines.
+
+    lab = NetnsLab(["orch", "h1", "h2", "h3"])   # 10.231.0.1, .2, .3, .4
+    lab.create()
+    server = lab.start_server("h1", port=7100, token_file=path, env=env)
+    lab.run("orch", [...])
+    lab.destroy()                                # always: processes, then namespaces
+
+Every node namespace has one veth whose peer sits in a private "switch"
+namespace, enslaved to a bridge there; nodes reach each other on the test
+subnet and nothing else (no link to the root namespace, no route out).
+Namespace names carry this process's pid, so parallel runs do not collide.
+Needs root and iproute2 (`ip`); `netns_unavailable()` says why not, for a skip.
+"""
+from __future__ import annotations
+
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+SUBNET = "10.231.0"
+READY_TIMEOUT_S = 60.0
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(["ip", *args], capture_output=True, text=True, timeout=30, check=check)
+
+
+def netns_unavailable() -> Optional[str]:
+    """Why namespaces cannot be used here, or None when they can."""
+    if not sys.platform.startswith("linux"):
+        return "network namespaces need Linux"
+    if os.geteuid() != 0:
+        return "network namespaces need root"
+    if shutil.which("ip") is None:
+        return "the `ip` tool (iproute2) is missing; `make sysdeps` installs it"
+    probe = f"wwprobe{os.getpid()}"
+    made = _ip("netns", "add", probe, check=False)
+    if made.returncode != 0:
+        return f"cannot create a network namespace: {made.stderr.strip()}"
+    try:
+        bridge = _ip("-n", probe, "link", "add", "br0", "type", "bridge", check=False)
+        if bridge.returncode != 0:
+            return f"cannot create a bridge in a namespace: {bridge.stderr.strip()}"
+    finally:
+        _ip("netns", "del", probe, check=False)
+    return None
+
+
+@dataclass
+class ServerProcess:
+    """An agent server running inside a node namespace."""
+
+    node: str
+    host: str
+    port: int
+    process: subprocess.Popen
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+
+class NetnsLab:
+    """Node namespaces on one bridged test subnet (see module docstring)."""
+
+    def __init__(self, nodes: list, subnet: str = SUBNET) -> None:
+        self.tag = f"ww{os.getpid()}"
+        self.switch = f"{self.tag}-sw"
+        self.nodes = list(nodes)
+        self.addresses = {node: f"{subnet}.{i + 1}" for i, node in enumerate(self.nodes)}
+        self.namespaces: list = []
+        self.processes: list = []
+
+    def ns(self, node: str) -> str:
+        return f"{self.tag}-{node}"
+
+    def create(self) -> None:
+        self._add_ns(self.switch)
+        _ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
+        _ip("-n", self.switch, "link", "set", "br0", "up")
+        for i, node in enumerate(self.nodes):
+            ns, port = self._add_ns(self.ns(node)), f"p{i}"
+            _ip("-n", self.switch, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns)
+            _ip("-n", self.switch, "link", "set", port, "master", "br0", "up")
+            _ip("-n", ns, "addr", "add", f"{self.addresses[node]}/24", "dev", "eth0")
+            _ip("-n", ns, "link", "set", "eth0", "up")
+            _ip("-n", ns, "link", "set", "lo", "up")
+
+    def _add_ns(self, name: str) -> str:
+        _ip("netns", "add", name)
+        self.namespaces.append(name)
+        return name
+
+    def command(self, node: str, argv: list) -> list:
+        return ["ip", "netns", "exec", self.ns(node), *argv]
+
+    def popen(self, node: str, argv: list, **kwargs: object) -> subprocess.Popen:
+        proc = subprocess.Popen(self.command(node, argv), **kwargs)  # pylint: disable=consider-using-with
+        self.processes.append(proc)
+        return proc
+
+    def start_server(self, node: str, port: int, token_file: str, env: dict, log_path: str) -> ServerProcess:
+        """`python -m agentscope_rpc.server start` inside `node`; returns once it serves."""
+        host = self.addresses[node]
+        read_fd, write_fd = os.pipe()
+        argv = [sys.executable, "-m", "agentscope_rpc.server", "start", "--host", host, "--port", str(port),
+                "--token-file", token_file, "--ready-fd", str(write_fd), "--watch-stdin"]
+        with open(log_path, "ab") as log:
+            try:
+                proc = self.popen(node, argv, stdin=subprocess.PIPE, stdout=log, stderr=log,
+                                  pass_fds=(write_fd,), env=env)
+            finally:
+                os.close(write_fd)
+        try:
+            _wait_ready(read_fd, proc, READY_TIMEOUT_S)
+        finally:
+            os.close(read_fd)
+        return ServerProcess(node, host, port, proc)
+
+    def destroy(self) -> None:
+        """Stop what we started (by pid), then delete the namespaces."""
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.kill()
+        for proc in self.processes:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+        for name in reversed(self.namespaces):
+            for pid in _ip("netns", "pids", name, check=False).stdout.split():
+                try:  # a process started in our namespace by one we started
+                    os.kill(int(pid), signal.SIGKILL)
+                except (ProcessLookupError, ValueError):
+                    pass
+            _ip("netns", "del", name, check=False)
+        self.namespaces.clear()
+
+
+def _wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    data = b""
+    while b"\n" not in data:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"agent server (pid {proc.pid}) not ready after {timeout}s")
+        readable, _, _ = select.select([fd], [], [], left)
+        if readable:
+            chunk = os.read(fd, 256)
+            if not chunk:
+                raise RuntimeError(f"agent server exited with {proc.wait(5)} before serving")
+            data += chunk
+    if not data.startswith(b"READY "):
+        raise RuntimeError(f"agent server sent {data!r} instead of READY")
