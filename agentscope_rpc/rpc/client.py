@@ -25,6 +25,7 @@ from ._proto import agent_server_pb2 as pb
 from ._proto import agent_server_pb2_grpc as pb_grpc
 from .placeholder import AsyncResult
 from .relay import SpeakAssembler, dispatch
+from .session import SESSION_MAX_REQUEST, CallHandle, ClientSession, PendingCall
 
 # Deadlines (seconds).  Calls have none of their own: their liveness comes
 # from the stream (a dead server fails it) and keepalive pings.
@@ -82,6 +83,7 @@ class RpcClient:
         self._seq_lock = threading.Lock()
         self._channel: Optional[grpc.aio.Channel] = None
         self._stub: Optional[pb_grpc.AgentServerStub] = None
+        self._session: Optional[ClientSession] = None
         self._metadata = (("authorization", f"Bearer {endpoint.token}"),) if endpoint.token else ()
 
     # -- channel ---------------------------------------------------------------
@@ -142,7 +144,11 @@ class RpcClient:
         on_result: Optional[Callable[[Any], Any]] = None,
         timeout: Optional[float] = None,
     ) -> AsyncResult:
-        """Start a call; returns its placeholder immediately."""
+        """Start a call; returns its placeholder immediately.
+
+        Calls go over the client's `ClientSession`; one whose arguments are
+        larger than `SESSION_MAX_REQUEST` gets a `Call` stream of its own.
+        """
         task_id = uuid.uuid4().hex
         ep = self.endpoint
         placeholder = AsyncResult(codec.ResultRef(ep.host, ep.port, task_id, ep.token, ep.root_cert))
@@ -156,9 +162,17 @@ class RpcClient:
         with self._seq_lock:  # loop-side start order == sequence order
             request.seq = self._seq.get(agent_id, 0)
             self._seq[agent_id] = request.seq + 1
-            placeholder._task = _loop.submit(
-                self._run_call(request, placeholder, sinks, on_result, timeout),
-            )
+            if len(request.args.data) > SESSION_MAX_REQUEST:
+                placeholder._task = _loop.submit(
+                    self._run_call(request, placeholder, sinks, on_result, timeout),
+                )
+            else:
+                pending = PendingCall(request, placeholder, sinks, on_result, timeout)
+                session = self._session
+                if session is None or not session.send(pending):
+                    session = self._session = ClientSession(self)
+                    session.send(pending)
+                placeholder._task = CallHandle(session, task_id)
         speech.track_call(placeholder, sinks)
         return placeholder
 

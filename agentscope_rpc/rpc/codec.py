@@ -182,6 +182,11 @@ def error_from_rpc(err: grpc.RpcError, host: str = "", port: int = 0) -> Excepti
     """Turn a failed RPC into the exception our API promises."""
     code = err.code() if hasattr(err, "code") else None
     details = (err.details() if hasattr(err, "details") else None) or str(err)
+    return error_from_status(code, details, host, port)
+
+
+def error_from_status(code: Optional[grpc.StatusCode], details: str, host: str = "", port: int = 0) -> Exception:
+    """The exception for a call that ended with gRPC status `code`."""
     where = f"{host}:{port}"
     if code == grpc.StatusCode.UNAVAILABLE or (
         code == grpc.StatusCode.INTERNAL and "RST_STREAM" in details

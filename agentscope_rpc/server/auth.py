@@ -24,7 +24,13 @@ async def _deny_stream(request: bytes, context: grpc.aio.ServicerContext):
     yield b""  # pragma: no cover - abort raises
 
 
+async def _deny_bidi(requests, context: grpc.aio.ServicerContext) -> None:
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong agent server token")
+
+
+_SESSION_METHOD = "/agentscope_rpc.AgentServer/Session"
 _DENY_UNARY = grpc.unary_unary_rpc_method_handler(_deny_unary)
+_DENY_BIDI = grpc.stream_stream_rpc_method_handler(_deny_bidi)
 _DENY_STREAM = grpc.unary_stream_rpc_method_handler(_deny_stream)
 
 
@@ -48,4 +54,6 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
             return await continuation(handler_call_details)
         if handler_call_details.method in _STREAMING_METHODS:
             return _DENY_STREAM
+        if handler_call_details.method == _SESSION_METHOD:
+            return _DENY_BIDI
         return _DENY_UNARY

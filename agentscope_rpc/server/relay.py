@@ -15,7 +15,7 @@ import json
 import threading
 import weakref
 from collections import deque
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ..exception import StreamCancelledError
 from ..message import Msg
@@ -37,6 +37,8 @@ class CallRelay:
         self._sent_text: dict[str, str] = {}  # msg id -> content already queued
         self._consumer_waiting = False
         self._wakeup = asyncio.Event()
+        self._listener: Optional[Callable[[], None]] = None  # session mode, see listen()
+        self._notified = False
         self._closed = False
         self.cancelled = False
         self.pushed = 0
@@ -116,11 +118,19 @@ class CallRelay:
                 self.high_water = len(self._items)
             wake = self._consumer_waiting
             self._consumer_waiting = False
+            notify = self._listener is not None and not self._notified
+            if notify:
+                self._notified = True
         if wake:
             if on_loop:
                 self._wakeup.set()
             else:
                 self._loop.call_soon_threadsafe(self._wakeup.set)
+        if notify:
+            if on_loop:
+                self._loop.call_soon(self._listener)
+            else:
+                self._loop.call_soon_threadsafe(self._listener)
 
     def _merge_into_tail(self, item: Any) -> bool:
         """Under backpressure, fold a chunk into the queued chunk of the same message.
@@ -166,6 +176,19 @@ class CallRelay:
             self._space.notify_all()
         for placeholder in list(self._nested):
             placeholder.cancel()
+
+    def listen(self, callback: Callable[[], None]) -> None:
+        """Session mode: `callback()` runs on the loop when items wait to be taken."""
+        self._listener = callback
+
+    def take(self) -> tuple[list, bool]:
+        """Session mode: all queued items, and whether the call has finished."""
+        with self._lock:
+            items = list(self._items)
+            self._items.clear()
+            self._notified = False
+            self._space.notify_all()
+            return items, self._closed
 
     async def batches(self):
         """Yield lists of queued items until the call has finished."""

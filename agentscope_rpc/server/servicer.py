@@ -20,6 +20,7 @@ from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
 from .actor import CallTask
 from .host import AgentHost
 from .relay import CallRelay
+from .session import ServerSession, relay_events
 
 log = logging.getLogger(__name__)
 
@@ -66,9 +67,11 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         method = handler_call_details.method or ""
-        if handler is None or not method.startswith("/agentscope_rpc.AgentServer/") or handler.request_streaming:
+        if handler is None or not method.startswith("/agentscope_rpc.AgentServer/"):
             return handler
         parse = _lenient(handler.request_deserializer)
+        if handler.request_streaming:  # Session: it refuses the _Malformed marker itself
+            return handler._replace(request_deserializer=parse)
         if handler.unary_unary is not None:
             inner_unary = handler.unary_unary
 
@@ -156,20 +159,8 @@ class AgentServicer(pb_grpc.AgentServerServicer):
         try:
             yield pb.CallEvent(accepted=request.task_id)
             async for items in relay.batches():
-                chunks = []
-                for item in items:
-                    if isinstance(item, tuple):  # ("put", obj) / ("stop", None)
-                        if chunks:
-                            yield pb.CallEvent(speak=pb.SpeakBatch(chunks=chunks))
-                            chunks = []
-                        if item[0] == "put":
-                            yield pb.CallEvent(put=codec.encode(item[1]))
-                        else:
-                            yield pb.CallEvent(stop=pb.Empty())
-                    else:
-                        chunks.append(item)
-                if chunks:
-                    yield pb.CallEvent(speak=pb.SpeakBatch(chunks=chunks))
+                for event in relay_events(items):
+                    yield event
             kind, value = await task.done
             if kind == "result":
                 yield pb.CallEvent(result=value)
@@ -178,6 +169,10 @@ class AgentServicer(pb_grpc.AgentServerServicer):
         except asyncio.CancelledError:
             _stop_if_unfinished(task)
             raise
+
+    async def Session(self, request_iterator, context):
+        """Many calls on one stream; see `server.session`."""
+        await ServerSession(self.host, self.host.config.max_message_bytes).run(context)
 
     async def FetchResult(self, request, context):
         reply = await self._guard(context, self.host.results.fetch, request.task_id)

@@ -54,6 +54,11 @@ class AgentServerStub:
                 request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallRequest.SerializeToString,
                 response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallEvent.FromString,
                 _registered_method=True)
+        self.Session = channel.stream_stream(
+                '/agentscope_rpc.AgentServer/Session',
+                request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionRequest.SerializeToString,
+                response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionReply.FromString,
+                _registered_method=True)
         self.FetchResult = channel.unary_unary(
                 '/agentscope_rpc.AgentServer/FetchResult',
                 request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.FetchRequest.SerializeToString,
@@ -111,6 +116,18 @@ class AgentServerServicer:
     def Call(self, request, context):
         """One call = one server stream: accepted, zero or more speak batches,
         then exactly one of result / error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Session(self, request_iterator, context):
+        """Many calls on one long-lived stream per client and server (what the
+        client uses for calls that fit in `SESSION_MAX_REQUEST`): the client
+        sends batches of calls and cancellations, the server answers with
+        batches of (task id, event).  Per call, the events and their order are
+        those of `Call`, without `accepted`; a call refused before it ran gets a
+        `TaskEvent` with the gRPC status `Call` would have ended with.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -178,6 +195,11 @@ def add_AgentServerServicer_to_server(servicer, server):
                     servicer.Call,
                     request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallRequest.FromString,
                     response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallEvent.SerializeToString,
+            ),
+            'Session': grpc.stream_stream_rpc_method_handler(
+                    servicer.Session,
+                    request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionRequest.FromString,
+                    response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionReply.SerializeToString,
             ),
             'FetchResult': grpc.unary_unary_rpc_method_handler(
                     servicer.FetchResult,
@@ -318,6 +340,33 @@ class AgentServer:
             '/agentscope_rpc.AgentServer/Call',
             agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallRequest.SerializeToString,
             agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Session(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/agentscope_rpc.AgentServer/Session',
+            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionRequest.SerializeToString,
+            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionReply.FromString,
             options,
             channel_credentials,
             insecure,
