@@ -87,6 +87,7 @@ class NetnsLab:
         return f"{self.tag}-{node}"
 
     def create(self) -> None:
+        sweep_stale_labs()
         self._add_ns(self.switch)
         _ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
         _ip("-n", self.switch, "link", "set", "br0", "up")
@@ -147,6 +148,17 @@ class NetnsLab:
                     pass
             _ip("netns", "del", name, check=False)
         self.namespaces.clear()
+
+
+def sweep_stale_labs() -> None:
+    """Delete namespaces left by earlier runs that were killed before teardown."""
+    for line in _ip("netns", "list", check=False).stdout.splitlines():
+        name = line.split()[0] if line.split() else ""
+        tag = name.split("-", 1)[0]
+        if not (tag.startswith("ww") and tag[2:].isdigit()) or int(tag[2:]) == os.getpid():
+            continue
+        if not os.path.exists(f"/proc/{int(tag[2:])}"):  # its owner is gone
+            _ip("netns", "del", name, check=False)
 
 
 def _wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> None:

