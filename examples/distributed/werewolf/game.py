@@ -47,7 +47,15 @@ from typing import Any, Callable, Optional
 from agentscope_rpc.message import Msg
 from agentscope_rpc.msghub import msghub
 
-from . import prompts as P
+try:
+    from . import prompts as P
+except ImportError:  # loaded as a plain file (a server's --agent-dir reads every .py here)
+    import importlib.util
+    from pathlib import Path
+
+    _spec = importlib.util.spec_from_file_location("_werewolf_prompts", Path(__file__).with_name("prompts.py"))
+    P = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(P)
 
 WEREWOLF, VILLAGER, SEER, WITCH = "werewolf", "villager", "seer", "witch"
 ROLES = (WEREWOLF, WEREWOLF, VILLAGER, VILLAGER, SEER, WITCH)
