@@ -20,6 +20,7 @@ import os
 import random
 import secrets
 import sys
+import threading
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -149,8 +150,11 @@ def play(args: argparse.Namespace) -> GameResult:
                         player.delete()
                     except Exception:  # pylint: disable=broad-except
                         pass  # best effort: the game's own outcome matters more
-        for launcher in launchers:
-            launcher.shutdown()
+        stopping = [threading.Thread(target=launcher.shutdown) for launcher in launchers]
+        for thread in stopping:  # in parallel: each may give running calls a grace period
+            thread.start()
+        for thread in stopping:
+            thread.join()
 
 
 def summary(result: GameResult) -> str:
