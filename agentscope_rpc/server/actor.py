@@ -20,6 +20,7 @@ from .. import speech
 from ..exception import StreamCancelledError
 from .relay import CallRelay
 
+MAX_RUN = 64  # queued sync calls handed to one worker job at most (server.batch)
 GAP_WAIT_S = 2.0  # how long a call waits for an earlier call of the same caller
 log = logging.getLogger(__name__)
 
@@ -43,9 +44,9 @@ class CallTask:
 class Actor:
     """Runs one agent's calls one at a time."""
 
-    __slots__ = ("agent", "_queue", "_running", "_expected", "_held", "_runner", "_execute")
+    __slots__ = ("agent", "_queue", "_running", "_expected", "_held", "_runner", "_execute", "_batch", "_run")
 
-    def __init__(self, agent: Any, execute: Callable[[Any, CallTask], Any]) -> None:
+    def __init__(self, agent: Any, execute: Callable[[Any, CallTask], Any], batch: Any = None) -> None:
         self.agent = agent
         self._queue: deque = deque()
         self._running = False
@@ -53,6 +54,8 @@ class Actor:
         self._held: dict[tuple, CallTask] = {}
         self._runner: Optional[asyncio.Task] = None
         self._execute = execute
+        self._batch = batch  # runs of queued sync calls on one worker (server.batch)
+        self._run: deque = deque()  # the not yet started calls of the current run
 
     @property
     def busy(self) -> bool:
@@ -60,7 +63,7 @@ class Actor:
 
     @property
     def queued(self) -> int:
-        return len(self._queue) + len(self._held)
+        return len(self._queue) + len(self._held) + len(self._run)
 
     def submit(self, task: CallTask) -> None:
         caller = task.caller_id
@@ -107,16 +110,30 @@ class Actor:
     async def _drain(self) -> None:
         try:
             while self._queue:
+                task = self._queue.popleft()
+                batch = self._batch
+                if batch is not None and batch.accepts(self.agent, task):
+                    run = self._run = deque([task])
+                    while self._queue and len(run) < MAX_RUN and batch.accepts(self.agent, self._queue[0]):
+                        run.append(self._queue.popleft())
+                    await batch.run(self.agent, run)
+                    continue
                 # a cancelled task still goes through `execute`, which records
                 # its failure for anyone waiting on its result
-                await self._execute(self, self._queue.popleft())
+                await self._execute(self, task)
         finally:
             self._running = False
             self._runner = None
 
     def fail_all(self, error: BaseException) -> list:
         """Shutdown / deletion: queued calls fail with `error`; returns them."""
-        pending = list(self._queue) + list(self._held.values())
+        pending = []
+        while self._run:  # popped one by one: the worker pops concurrently
+            try:
+                pending.append(self._run.popleft())
+            except IndexError:
+                break
+        pending += list(self._queue) + list(self._held.values())
         self._queue.clear()
         self._held.clear()
         for task in pending:

@@ -19,6 +19,7 @@ from ..rpc import codec
 from ..rpc._proto import agent_server_pb2 as pb
 from ..rpc.placeholder import AsyncResult, resolve_placeholders
 from .actor import Actor, CallTask, run_agent_method
+from .batch import SyncBatch
 from .config import ServerConfig
 from .registry import AgentClassRegistry
 from .results import ResultStore
@@ -48,6 +49,7 @@ class AgentHost:
             thread_name_prefix="agent",
         )
         self.running_calls = 0
+        self.batch = SyncBatch(self)
         self.started = time.time()
         self.address: tuple[str, int] = (config.advertise_host or config.host, config.port)
 
@@ -83,7 +85,7 @@ class AgentHost:
             raise AgentCreationError(
                 f"{request.class_name}(...) raised {type(err).__name__}: {err}",
             ) from err
-        self.actors[agent.agent_id] = Actor(agent, self._execute)
+        self.actors[agent.agent_id] = Actor(agent, self._execute, self.batch)
         return self._describe(agent)
 
     @staticmethod
