@@ -10,6 +10,7 @@ delivered.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import threading
 import uuid
@@ -25,7 +26,7 @@ from ._proto import agent_server_pb2 as pb
 from ._proto import agent_server_pb2_grpc as pb_grpc
 from .placeholder import AsyncResult
 from .relay import SpeakAssembler, dispatch
-from .session import SESSION_MAX_REQUEST, CallHandle, ClientSession, PendingCall
+from .session import SESSION_MAX_REQUEST, CallHandle, ClientSession, PendingCall, PendingCreate
 
 # Deadlines (seconds).  Calls have none of their own: their liveness comes
 # from the stream (a dead server fails it) and keepalive pings.
@@ -168,11 +169,7 @@ class RpcClient:
                 )
             else:
                 pending = PendingCall(request, placeholder, sinks, on_result, timeout)
-                session = self._session
-                if session is None or not session.send(pending):
-                    session = self._session = ClientSession(self)
-                    session.send(pending)
-                placeholder._task = CallHandle(session, task_id)
+                placeholder._task = CallHandle(self._send(pending), task_id)
         speech.track_call(placeholder, sinks)
         return placeholder
 
@@ -225,6 +222,33 @@ class RpcClient:
                 stream.cancel()  # tells the server to stop the agent's work
             if assembler is not None and assembler.open_messages():
                 await dispatch(assembler.abort, placeholder.exception(0) if placeholder.done() else None)
+
+    def _send(self, pending: Any) -> ClientSession:
+        """Queue `pending` on the session (a new one if the last has died)."""
+        session = self._session
+        if session is None or not session.send(pending):
+            session = self._session = ClientSession(self)
+            session.send(pending)
+        return session
+
+    def create_agent(self, request: pb.CreateAgentRequest) -> pb.CreateAgentReply:
+        """CreateAgent, from a plain thread; over the session when it fits.
+
+        A session that cannot reach the server falls back to the unary RPC,
+        which retries while the server is unreachable (creation is idempotent:
+        an existing agent id of the same class is simply described).
+        """
+        if request.ByteSize() <= SESSION_MAX_REQUEST:
+            pending = PendingCreate(uuid.uuid4().hex, request)
+            with self._seq_lock:
+                self._send(pending)
+            try:
+                return pending.future.result(CREATE_DEADLINE)
+            except concurrent.futures.TimeoutError:
+                raise exc.StreamTimeoutError(f"{self.endpoint.address}: creating an agent timed out") from None
+            except exc.AgentServerNotAliveError:
+                pass
+        return self.run(self.unary("CreateAgent", request, CREATE_DEADLINE))
 
     # -- placeholders across servers -------------------------------------------
     async def fetch(self, task_id: str, timeout: Optional[float] = None) -> Any:

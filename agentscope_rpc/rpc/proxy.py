@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import uuid
+import weakref
 from typing import Any, Callable, Optional
 
 import cloudpickle
@@ -24,7 +25,7 @@ from ..exception import AgentCallError, AgentServerError
 from . import codec
 from ._proto import agent_server_pb2 as pb
 from .child import ChildServer, session_token, spawn_server, TOKEN_ENV
-from .client import CREATE_DEADLINE, Endpoint, RpcClient
+from .client import Endpoint, RpcClient
 from .placeholder import AsyncResult
 from .relay import register_proxy
 
@@ -76,8 +77,18 @@ def _installed(module_name: str) -> bool:
     return "site-packages" in path or "dist-packages" in path
 
 
+_BLOBS: "weakref.WeakKeyDictionary[type, bytes]" = weakref.WeakKeyDictionary()
+
+
 def _class_blob(klass: type) -> bytes:
-    """The class itself, by value, unless the server can import it."""
+    """The class itself, by value, unless the server can import it (cached)."""
+    blob = _BLOBS.get(klass)
+    if blob is None:
+        blob = _BLOBS[klass] = _pickle_class(klass)
+    return blob
+
+
+def _pickle_class(klass: type) -> bytes:
     if _installed(klass.__module__):
         return b""
     module = sys.modules.get(klass.__module__)
@@ -113,7 +124,7 @@ def create_remote_agent(
         model_configs=json.dumps(get_model_configs()),
         memory=json.dumps(memory) if memory else "",
     )
-    reply = client.run(client.unary("CreateAgent", request, CREATE_DEADLINE))
+    reply = client.create_agent(request)
     return RemoteAgent(endpoint, reply.agent_id, reply.name, list(reply.methods), klass, child)
 
 

@@ -16,6 +16,7 @@ raised, and the next call opens a new session.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from typing import Any, Callable, Optional
 
@@ -48,6 +49,17 @@ class PendingCall:
         self.queue: Optional[asyncio.Queue] = None
         self.consumer: Optional[asyncio.Task] = None
         self.timer: Optional[asyncio.TimerHandle] = None
+
+
+class PendingCreate:
+    """One CreateAgent in flight on a session; `future` gets the reply."""
+
+    __slots__ = ("token", "request", "future")
+
+    def __init__(self, token: str, request: pb.CreateAgentRequest) -> None:
+        self.token = token
+        self.request = request
+        self.future: concurrent.futures.Future = concurrent.futures.Future()
 
 
 class CallHandle:
@@ -97,7 +109,7 @@ class ClientSession:
 
     def queued(self, task_id: str) -> bool:
         with self._lock:
-            return any(p.request.task_id == task_id for p in self._outbox)
+            return any(getattr(p.request, "task_id", None) == task_id for p in self._outbox)
 
     # -- loop --------------------------------------------------------------------
     def _kick(self) -> None:
@@ -118,19 +130,23 @@ class ClientSession:
                     batch, self._outbox = self._outbox, []
                     cancels, self._cancels = self._cancels, []
                     self._scheduled = False
-                calls = []
+                calls: list = []
+                creates: list = []
                 size = 0
                 for pending in batch:
-                    if pending.placeholder.done():
-                        continue  # abandoned before it was sent
-                    self._register(pending)
-                    calls.append(pending.request)
-                    size += len(pending.request.args.data) + 128
+                    if isinstance(pending, PendingCreate):
+                        self.calls[pending.token] = pending
+                        creates.append(pb.Creation(token=pending.token, request=pending.request))
+                        size += pending.request.ByteSize()
+                    elif not pending.placeholder.done():  # else: abandoned before it was sent
+                        self._register(pending)
+                        calls.append(pending.request)
+                        size += len(pending.request.args.data) + 128
                     if size >= FRAME_BYTES:
-                        await self._stream.write(pb.SessionRequest(calls=calls))
-                        calls, size = [], 0
-                if calls or cancels:
-                    await self._stream.write(pb.SessionRequest(calls=calls, cancel=cancels))
+                        await self._stream.write(pb.SessionRequest(calls=calls, creates=creates))
+                        calls, creates, size = [], [], 0
+                if calls or creates or cancels:
+                    await self._stream.write(pb.SessionRequest(calls=calls, creates=creates, cancel=cancels))
         except asyncio.CancelledError:
             raise
         except BaseException as err:  # pylint: disable=broad-except
@@ -158,7 +174,14 @@ class ClientSession:
         except BaseException as err:  # pylint: disable=broad-except
             self._die(err)
 
-    async def _route(self, pending: PendingCall, task_event: pb.TaskEvent) -> None:
+    async def _route(self, pending: Any, task_event: pb.TaskEvent) -> None:
+        if isinstance(pending, PendingCreate):
+            del self.calls[pending.token]
+            if task_event.status:
+                pending.future.set_exception(self._status_error(task_event.status, task_event.details))
+            else:
+                pending.future.set_result(task_event.created)
+            return
         if task_event.status:
             self._finish(pending, self._status_error(task_event.status, task_event.details))
             return
@@ -191,8 +214,12 @@ class ClientSession:
         if pending.timer is not None:
             pending.timer.cancel()
 
-    def _finish(self, pending: PendingCall, error: BaseException) -> None:
+    def _finish(self, pending: Any, error: BaseException) -> None:
         """End a call with `error`, after the events already queued for it."""
+        if isinstance(pending, PendingCreate):
+            if not pending.future.done():
+                pending.future.set_exception(error)
+            return
         self._forget(pending)
         if pending.queue is None:
             pending.placeholder._set_exception(error)

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from typing import Any, Optional
 
 from .. import __version__
@@ -50,6 +51,8 @@ class AgentHost:
         )
         self.running_calls = 0
         self.batch = SyncBatch(self)
+        self._model_configs_seen = ""  # the last shipped model configs read (a creation's JSON)
+        self._methods: "weakref.WeakKeyDictionary[type, list]" = weakref.WeakKeyDictionary()
         self.started = time.time()
         self.address: tuple[str, int] = (config.advertise_host or config.host, config.port)
 
@@ -61,10 +64,11 @@ class AgentHost:
                 raise AgentCreationError(f"agent id {request.agent_id} is taken")
             return self._describe(existing.agent)
         try:
-            if request.model_configs:
+            if request.model_configs and request.model_configs != self._model_configs_seen:
                 from ..models import read_model_configs
 
                 read_model_configs(json.loads(request.model_configs), override=True)
+                self._model_configs_seen = request.model_configs
             klass = self.registry.resolve(request.class_name, request.module, request.class_blob)
             args, kwargs = codec.decode_args(request.init_args)
         except AgentCreationError:
@@ -88,13 +92,16 @@ class AgentHost:
         self.actors[agent.agent_id] = Actor(agent, self._execute, self.batch)
         return self._describe(agent)
 
-    @staticmethod
-    def _describe(agent: Any) -> pb.CreateAgentReply:
+    def _describe(self, agent: Any) -> pb.CreateAgentReply:
+        klass = type(agent)
+        methods = self._methods.get(klass)
+        if methods is None:
+            methods = self._methods[klass] = public_methods(klass)
         return pb.CreateAgentReply(
             agent_id=agent.agent_id,
             name=str(getattr(agent, "name", "")),
-            class_name=type(agent).__name__,
-            methods=public_methods(type(agent)),
+            class_name=klass.__name__,
+            methods=methods,
         )
 
     def actor(self, agent_id: str) -> Actor:

@@ -28,6 +28,7 @@ class AgentClassRegistry:
     def __init__(self, agent_dirs: list, code_shipping: bool) -> None:
         self.code_shipping = code_shipping
         self._by_name: dict[str, type] = {}
+        self._shipped: dict[bytes, type] = {}  # class blob -> the class it unpickled to
         for directory in agent_dirs:
             self.load_dir(directory)
 
@@ -70,9 +71,12 @@ class AgentClassRegistry:
                     f"agent class {class_name!r} is not known to this server and code "
                     f"shipping is off (--no-code-shipping); install it or use --agent-dir",
                 )
-            klass = cloudpickle.loads(blob)
-            if not (inspect.isclass(klass) and issubclass(klass, AgentBase)):
-                raise AgentCreationError(f"shipped object {class_name!r} is not an agent class")
+            klass = self._shipped.get(blob)
+            if klass is None:  # the same bytes are the same class: unpickle once
+                klass = cloudpickle.loads(blob)
+                if not (inspect.isclass(klass) and issubclass(klass, AgentBase)):
+                    raise AgentCreationError(f"shipped object {class_name!r} is not an agent class")
+                self._shipped[blob] = klass
             return klass
         raise AgentCreationError(
             f"unknown agent class {class_name!r} (module {module!r}); known by name: "

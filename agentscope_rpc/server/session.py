@@ -81,6 +81,7 @@ class ServerSession:
         self._parked: dict[str, CallTask] = {}
         self._wake = asyncio.Event()
         self._reading = True
+        self._creating: set = set()  # creations in progress
         self._malformed: Optional[str] = None
 
     async def run(self, context: grpc.aio.ServicerContext) -> None:
@@ -89,6 +90,8 @@ class ServerSession:
             await self._write(context)
         finally:
             reader.cancel()
+            for creating in list(self._creating):
+                creating.cancel()
             self._cancel_all()
 
     # -- incoming ---------------------------------------------------------------
@@ -101,6 +104,8 @@ class ServerSession:
                 if not isinstance(frame, pb.SessionRequest):  # the lenient parser's marker
                     self._malformed = f"malformed request: {getattr(frame, 'error', frame)}"
                     break
+                for creation in frame.creates:
+                    self._creating.add(self.loop.create_task(self._create(creation)))
                 for request in frame.calls:
                     self._start(request)
                 for task_id in frame.cancel:
@@ -136,6 +141,17 @@ class ServerSession:
         self.tasks[task_id] = task
         task.relay.listen(functools.partial(self._pump, task))
         task.done.add_done_callback(lambda _f, t=task: self._pump(t))
+
+    async def _create(self, creation: pb.Creation) -> None:
+        """CreateAgent on the session: answered by `created` or a status."""
+        try:
+            reply = await self.host.create_agent(creation.request)
+            self._emit(pb.TaskEvent(task_id=creation.token, created=reply), _EVENT_OVERHEAD + 1024)
+        except Exception as err:  # pylint: disable=broad-except
+            code = status_of(err)
+            self._emit(pb.TaskEvent(task_id=creation.token, status=code.value[0], details=f"{type(err).__name__}: {err}"), 0)
+        finally:
+            self._creating.discard(asyncio.current_task())
 
     def _cancel(self, task_id: str) -> None:
         task = self.tasks.pop(task_id, None)
@@ -195,7 +211,7 @@ class ServerSession:
             if not self._out:
                 if self._malformed is not None:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, self._malformed)
-                if not self._reading and not self.tasks:
+                if not self._reading and not self.tasks and not self._creating:
                     return  # the client closed its side and every call is answered
                 self._wake.clear()
                 await self._wake.wait()

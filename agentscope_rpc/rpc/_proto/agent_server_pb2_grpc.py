@@ -127,7 +127,8 @@ class AgentServerServicer:
         sends batches of calls and cancellations, the server answers with
         batches of (task id, event).  Per call, the events and their order are
         those of `Call`, without `accepted`; a call refused before it ran gets a
-        `TaskEvent` with the gRPC status `Call` would have ended with.
+        `TaskEvent` with the gRPC status `Call` would have ended with.  Agent
+        creations travel the same way (`Creation`, answered by `created`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
