@@ -23,6 +23,7 @@ from .servicer import AgentServicer, MalformedRequestInterceptor
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "agentscope_rpc.AgentServer"
+FLUSH_S = 0.5  # at stop, time for replies already produced to reach their callers
 
 
 def _ensure_port_free(host: str, port: int) -> None:
@@ -140,10 +141,13 @@ class AgentServer:
             return
         grace = self.config.shutdown_grace if grace is None else grace
         server, self._server = self._server, None
-        stopping = asyncio.ensure_future(server.stop(grace))
         if self.host is not None:
-            self.host.shutdown()
-        await stopping
+            self.host.shutdown()  # queued calls fail now, with a clear error
+            try:  # running calls get `grace`; idle session streams must not hold the stop
+                await asyncio.wait_for(self.host.idle.wait(), grace)
+            except asyncio.TimeoutError:
+                pass
+        await server.stop(FLUSH_S)
         self.request_stop()
 
     async def serve(self, install_signals: bool = True) -> None:

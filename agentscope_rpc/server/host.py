@@ -49,12 +49,26 @@ class AgentHost:
             max_workers=config.capacity,
             thread_name_prefix="agent",
         )
-        self.running_calls = 0
+        self._running = 0
+        self.idle = asyncio.Event()  # set while no call is running
+        self.idle.set()
         self.batch = SyncBatch(self)
         self._model_configs_seen = ""  # the last shipped model configs read (a creation's JSON)
         self._methods: "weakref.WeakKeyDictionary[type, list]" = weakref.WeakKeyDictionary()
         self.started = time.time()
         self.address: tuple[str, int] = (config.advertise_host or config.host, config.port)
+
+    @property
+    def running_calls(self) -> int:
+        return self._running
+
+    @running_calls.setter
+    def running_calls(self, value: int) -> None:
+        self._running = value
+        if value == 0:
+            self.idle.set()
+        else:
+            self.idle.clear()
 
     # -- lifecycle of agents ------------------------------------------------------
     async def create_agent(self, request: pb.CreateAgentRequest) -> pb.CreateAgentReply:
