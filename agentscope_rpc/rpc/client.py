@@ -26,7 +26,7 @@ from ._proto import agent_server_pb2 as pb
 from ._proto import agent_server_pb2_grpc as pb_grpc
 from .placeholder import AsyncResult
 from .relay import SpeakAssembler, dispatch
-from .session import SESSION_MAX_REQUEST, CallHandle, ClientSession, PendingCall, PendingCreate
+from .session import SESSION_MAX_REQUEST, CallHandle, ClientSession, PendingCall, PendingCreate, PendingFetch
 
 # Deadlines (seconds).  Calls have none of their own: their liveness comes
 # from the stream (a dead server fails it) and keepalive pings.
@@ -252,6 +252,19 @@ class RpcClient:
 
     # -- placeholders across servers -------------------------------------------
     async def fetch(self, task_id: str, timeout: Optional[float] = None) -> Any:
+        """A call's result by task id (on the loop); over the session when it can."""
+        pending = PendingFetch(uuid.uuid4().hex, task_id)
+        self._send(pending)
+        try:
+            payload = await asyncio.wait_for(pending.future, timeout or LONG_WAIT_DEADLINE)
+            return codec.decode(payload)
+        except asyncio.TimeoutError:
+            raise exc.StreamTimeoutError(f"result of task {task_id} not ready after {timeout}s") from None
+        except exc.AgentServerNotAliveError:
+            pass  # unreachable: the unary RPC retries with backoff
+        return await self._fetch_unary(task_id, timeout)
+
+    async def _fetch_unary(self, task_id: str, timeout: Optional[float] = None) -> Any:
         reply = await self.unary(
             "FetchResult",
             pb.FetchRequest(task_id=task_id),

@@ -62,6 +62,17 @@ class PendingCreate:
         self.future: concurrent.futures.Future = concurrent.futures.Future()
 
 
+class PendingFetch:
+    """One FetchResult in flight on a session (made on the loop)."""
+
+    __slots__ = ("token", "task_id", "future")
+
+    def __init__(self, token: str, task_id: str) -> None:
+        self.token = token
+        self.task_id = task_id
+        self.future: asyncio.Future = asyncio.get_running_loop().create_future()
+
+
 class CallHandle:
     """`AsyncResult._task` of a session call: `cancel()` abandons the call."""
 
@@ -132,21 +143,29 @@ class ClientSession:
                     self._scheduled = False
                 calls: list = []
                 creates: list = []
+                fetches: list = []
                 size = 0
                 for pending in batch:
                     if isinstance(pending, PendingCreate):
                         self.calls[pending.token] = pending
                         creates.append(pb.Creation(token=pending.token, request=pending.request))
                         size += pending.request.ByteSize()
+                    elif isinstance(pending, PendingFetch):
+                        if pending.future.done():
+                            continue  # the fetcher gave up
+                        self.calls[pending.token] = pending
+                        fetches.append(pb.Fetch(token=pending.token, request=pb.FetchRequest(task_id=pending.task_id)))
                     elif not pending.placeholder.done():  # else: abandoned before it was sent
                         self._register(pending)
                         calls.append(pending.request)
                         size += len(pending.request.args.data) + 128
                     if size >= FRAME_BYTES:
-                        await self._stream.write(pb.SessionRequest(calls=calls, creates=creates))
-                        calls, creates, size = [], [], 0
-                if calls or creates or cancels:
-                    await self._stream.write(pb.SessionRequest(calls=calls, creates=creates, cancel=cancels))
+                        await self._stream.write(pb.SessionRequest(calls=calls, creates=creates, fetches=fetches))
+                        calls, creates, fetches, size = [], [], [], 0
+                if calls or creates or fetches or cancels:
+                    await self._stream.write(
+                        pb.SessionRequest(calls=calls, creates=creates, fetches=fetches, cancel=cancels),
+                    )
         except asyncio.CancelledError:
             raise
         except BaseException as err:  # pylint: disable=broad-except
@@ -175,6 +194,18 @@ class ClientSession:
             self._die(err)
 
     async def _route(self, pending: Any, task_event: pb.TaskEvent) -> None:
+        if isinstance(pending, PendingFetch):
+            del self.calls[pending.token]
+            if pending.future.done():
+                return
+            event = task_event.event
+            if task_event.status:
+                pending.future.set_exception(self._status_error(task_event.status, task_event.details))
+            elif event.WhichOneof("event") == "error":
+                pending.future.set_exception(codec.error_from_pb(event.error))
+            else:
+                pending.future.set_result(event.result)
+            return
         if isinstance(pending, PendingCreate):
             del self.calls[pending.token]
             if task_event.status:
@@ -216,7 +247,7 @@ class ClientSession:
 
     def _finish(self, pending: Any, error: BaseException) -> None:
         """End a call with `error`, after the events already queued for it."""
-        if isinstance(pending, PendingCreate):
+        if isinstance(pending, (PendingCreate, PendingFetch)):
             if not pending.future.done():
                 pending.future.set_exception(error)
             return

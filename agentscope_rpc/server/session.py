@@ -81,7 +81,7 @@ class ServerSession:
         self._parked: dict[str, CallTask] = {}
         self._wake = asyncio.Event()
         self._reading = True
-        self._creating: set = set()  # creations in progress
+        self._creating: set = set()  # creations and fetches in progress
         self._malformed: Optional[str] = None
 
     async def run(self, context: grpc.aio.ServicerContext) -> None:
@@ -106,6 +106,8 @@ class ServerSession:
                     break
                 for creation in frame.creates:
                     self._creating.add(self.loop.create_task(self._create(creation)))
+                for fetch in frame.fetches:
+                    self._creating.add(self.loop.create_task(self._fetch(fetch)))
                 for request in frame.calls:
                     self._start(request)
                 for task_id in frame.cancel:
@@ -150,6 +152,21 @@ class ServerSession:
         except Exception as err:  # pylint: disable=broad-except
             code = status_of(err)
             self._emit(pb.TaskEvent(task_id=creation.token, status=code.value[0], details=f"{type(err).__name__}: {err}"), 0)
+        finally:
+            self._creating.discard(asyncio.current_task())
+
+    async def _fetch(self, fetch: pb.Fetch) -> None:
+        """FetchResult on the session: answered by a result/error event or a status."""
+        try:
+            reply = await self.host.results.fetch(fetch.request.task_id)
+            if reply.WhichOneof("outcome") == "error":
+                event = pb.CallEvent(error=reply.error)
+            else:
+                event = pb.CallEvent(result=reply.result)
+            self._emit(pb.TaskEvent(task_id=fetch.token, event=event), _size(event))
+        except Exception as err:  # pylint: disable=broad-except
+            code = status_of(err)
+            self._emit(pb.TaskEvent(task_id=fetch.token, status=code.value[0], details=f"{type(err).__name__}: {err}"), 0)
         finally:
             self._creating.discard(asyncio.current_task())
 

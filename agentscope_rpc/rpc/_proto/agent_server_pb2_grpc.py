@@ -128,7 +128,8 @@ class AgentServerServicer:
         batches of (task id, event).  Per call, the events and their order are
         those of `Call`, without `accepted`; a call refused before it ran gets a
         `TaskEvent` with the gRPC status `Call` would have ended with.  Agent
-        creations travel the same way (`Creation`, answered by `created`).
+        creations and placeholder fetches travel the same way (`Creation`,
+        answered by `created`; `Fetch`, answered by a result or error event).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
