@@ -105,25 +105,31 @@ class Actor:
         self._queue.append(task)
         if not self._running:
             self._running = True
-            self._runner = asyncio.get_running_loop().create_task(self._drain())
+            self._advance()
 
-    async def _drain(self) -> None:
-        try:
-            while self._queue:
-                task = self._queue.popleft()
-                batch = self._batch
-                if batch is not None and batch.accepts(self.agent, task):
-                    run = self._run = deque([task])
-                    while self._queue and len(run) < MAX_RUN and batch.accepts(self.agent, self._queue[0]):
-                        run.append(self._queue.popleft())
-                    await batch.run(self.agent, run)
-                    continue
-                # a cancelled task still goes through `execute`, which records
-                # its failure for anyone waiting on its result
-                await self._execute(self, task)
-        finally:
+    def _advance(self, _finished: Any = None) -> None:
+        """Start the next queued work, or go idle (on the loop, no task of its own).
+
+        A run of queued sync calls goes to one worker job (`server.batch`),
+        which calls back here when it ends; anything else runs as a task
+        whose completion calls back here.
+        """
+        if not self._queue:
             self._running = False
             self._runner = None
+            return
+        task = self._queue.popleft()
+        batch = self._batch
+        if batch is not None and batch.accepts(self.agent, task):
+            run = self._run = deque([task])
+            while self._queue and len(run) < MAX_RUN and batch.accepts(self.agent, self._queue[0]):
+                run.append(self._queue.popleft())
+            batch.start(self.agent, run, self._advance)
+            return
+        # a cancelled task still goes through `execute`, which records its
+        # failure for anyone waiting on its result
+        self._runner = asyncio.get_running_loop().create_task(self._execute(self, task))
+        self._runner.add_done_callback(self._advance)
 
     def fail_all(self, error: BaseException) -> list:
         """Shutdown / deletion: queued calls fail with `error`; returns them."""

@@ -17,7 +17,7 @@ import contextvars
 import inspect
 import threading
 from collections import deque
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from .. import speech
 from ..exception import StreamCancelledError
@@ -33,7 +33,7 @@ class SyncBatch:
     def __init__(self, host: Any) -> None:
         self.host = host
         self._lock = threading.Lock()
-        self._posted: list = []  # (task, outcome | None, finished future | None)
+        self._posted: list = []  # (task, outcome | None, on_end | None, tasks lost | None)
         self._scheduled = False
 
     def accepts(self, agent: Any, task: CallTask) -> bool:
@@ -43,15 +43,18 @@ class SyncBatch:
         func = getattr(agent, task.method, None)
         return func is not None and not inspect.iscoroutinefunction(func)
 
-    async def run(self, agent: Any, tasks: deque) -> None:
-        """Run `tasks` in order on one worker thread; returns when it is done.
+    def start(self, agent: Any, tasks: deque, on_end: Callable[[], None]) -> None:
+        """Run `tasks` in order on one worker thread; `on_end()` runs on the loop after.
 
         The worker pops each task just before running it, so whoever empties
         `tasks` meanwhile (the actor's `fail_all`) takes exactly the calls
         that have not started.
         """
-        loop = self.host.loop
-        finished = loop.create_future()
+        self.host.running_calls += 1  # an actor runs one call at a time
+
+        def end() -> None:
+            self.host.running_calls -= 1
+            on_end()
 
         def job() -> None:
             try:
@@ -62,20 +65,16 @@ class SyncBatch:
                         return
                     self._post(task, self._run_one(agent, task), None)
             finally:
-                self._post(None, None, finished)
+                self._post(None, None, end)
 
-        self.host.running_calls += 1  # an actor runs one call at a time
         try:
-            try:
-                future = self.host.pool.submit(job)
-            except RuntimeError as err:  # the pool is shut down: the server is stopping
-                for task in tasks:
-                    self._finish(task, ("error", codec.error_to_pb(err)))
-                return
-            future.add_done_callback(lambda f: f.cancelled() and self._post(None, None, finished, list(tasks)))
-            await finished
-        finally:
-            self.host.running_calls -= 1
+            future = self.host.pool.submit(job)
+        except RuntimeError as err:  # the pool is shut down: the server is stopping
+            for task in tasks:
+                self._finish(task, ("error", codec.error_to_pb(err)))
+            end()
+            return
+        future.add_done_callback(lambda f: f.cancelled() and self._post(None, None, end, list(tasks)))
 
     # -- worker thread ---------------------------------------------------------
     @staticmethod
@@ -98,7 +97,7 @@ class SyncBatch:
             return ("error", codec.error_to_pb(err))
 
     def _post(self, task: Optional[CallTask], outcome: Optional[tuple],
-              finished: Optional[asyncio.Future], failed: Optional[list] = None) -> None:
+              finished: Optional[Callable[[], None]], failed: Optional[list] = None) -> None:
         with self._lock:
             self._posted.append((task, outcome, finished, failed))
             if self._scheduled:
@@ -117,8 +116,8 @@ class SyncBatch:
             for lost in failed or ():  # the job was cancelled before it ran (shutdown)
                 if not lost.done.done():
                     self._finish(lost, ("error", codec.error_to_pb(StreamCancelledError("server stopping"))))
-            if finished is not None and not finished.done():
-                finished.set_result(None)
+            if finished is not None:
+                finished()
 
     def _finish(self, task: CallTask, outcome: tuple) -> None:
         kind, value = outcome
