@@ -182,8 +182,11 @@ class ClientSession:
         try:
             while True:
                 reply = await self._stream.read()
-                if reply is grpc.aio.EOF:
-                    raise exc.AgentServerError("the agent server ended the session")
+                if reply is grpc.aio.EOF:  # only a stopping server ends a session
+                    ep = self._client.endpoint
+                    raise exc.AgentServerNotAliveError(
+                        f"agent server {ep.address} closed the session (it is stopping)", ep.host, ep.port,
+                    )
                 for event in reply.events:
                     pending = self.calls.get(event.task_id)
                     if pending is not None:

@@ -53,6 +53,7 @@ class AgentHost:
         self.idle = asyncio.Event()  # set while no call is running
         self.idle.set()
         self.batch = SyncBatch(self)
+        self.sessions: "weakref.WeakSet" = weakref.WeakSet()  # open Session streams
         self._model_configs_seen = ""  # the last shipped model configs read (a creation's JSON)
         self._methods: "weakref.WeakKeyDictionary[type, list]" = weakref.WeakKeyDictionary()
         self.started = time.time()
@@ -239,3 +240,5 @@ class AgentHost:
             actor.fail_all(error)
         self.results.fail_all_pending(pb.FetchReply(error=codec.error_to_pb(error)))
         self.pool.shutdown(wait=False, cancel_futures=True)
+        for session in list(self.sessions):  # they end once their running calls are answered
+            session.close()

@@ -172,7 +172,10 @@ class AgentServicer(pb_grpc.AgentServerServicer):
 
     async def Session(self, request_iterator, context):
         """Many calls on one stream; see `server.session`."""
-        await ServerSession(self.host, self.host.config.max_message_bytes).run(context)
+        try:
+            await ServerSession(self.host, self.host.config.max_message_bytes).run(context)
+        except asyncio.CancelledError:
+            pass  # the client left or the server is stopping: its calls were cancelled
 
     async def FetchResult(self, request, context):
         reply = await self._guard(context, self.host.results.fetch, request.task_id)

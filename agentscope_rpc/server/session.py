@@ -83,6 +83,8 @@ class ServerSession:
         self._reading = True
         self._creating: set = set()  # creations and fetches in progress
         self._malformed: Optional[str] = None
+        self._closing = False
+        host.sessions.add(self)
 
     async def run(self, context: grpc.aio.ServicerContext) -> None:
         reader = self.loop.create_task(self._read(context))
@@ -93,6 +95,11 @@ class ServerSession:
             for creating in list(self._creating):
                 creating.cancel()
             self._cancel_all()
+
+    def close(self) -> None:
+        """The server is stopping: end the stream once every call is answered."""
+        self._closing = True
+        self._wake.set()
 
     # -- incoming ---------------------------------------------------------------
     async def _read(self, context: grpc.aio.ServicerContext) -> None:
@@ -228,8 +235,8 @@ class ServerSession:
             if not self._out:
                 if self._malformed is not None:
                     await context.abort(grpc.StatusCode.INVALID_ARGUMENT, self._malformed)
-                if not self._reading and not self.tasks and not self._creating:
-                    return  # the client closed its side and every call is answered
+                if (self._closing or not self._reading) and not self.tasks and not self._creating:
+                    return  # the client closed its side (or the server stops) and every call is answered
                 self._wake.clear()
                 await self._wake.wait()
                 continue
