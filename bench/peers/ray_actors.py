@@ -90,8 +90,9 @@ class Host:
 
 
 def start_ray() -> None:
+    # loopback only: Ray would otherwise advertise the machine's interface address
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             logging_level="ERROR", configure_logging=True)
+             logging_level="ERROR", configure_logging=True, _node_ip_address="127.0.0.1")
 
 
 def setup(args) -> None:
