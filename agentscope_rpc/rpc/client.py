@@ -253,10 +253,17 @@ class RpcClient:
         return self.run(self.unary("CreateAgent", request, CREATE_DEADLINE))
 
     # -- placeholders across servers -------------------------------------------
-    async def fetch(self, task_id: str, timeout: Optional[float] = None) -> Any:
-        """A call's result by task id (on the loop); over the session when it can."""
+    def start_fetch(self, task_id: str) -> PendingFetch:
+        """Send a Fetch on the session now (on the loop); `fetch` awaits its answer."""
         pending = PendingFetch(_task_ids.next(), task_id)
         self._send(pending)
+        return pending
+
+    async def fetch(self, task_id: str, timeout: Optional[float] = None,
+                    pending: Optional[PendingFetch] = None) -> Any:
+        """A call's result by task id (on the loop); over the session when it can."""
+        if pending is None:
+            pending = self.start_fetch(task_id)
         try:
             payload = await asyncio.wait_for(pending.future, timeout or LONG_WAIT_DEADLINE)
             return codec.decode(payload)
@@ -323,10 +330,29 @@ def fetch_into(placeholder: AsyncResult) -> None:
     assert ref is not None
     client = RpcClient.get(endpoint_of_ref(ref))
 
-    async def run() -> None:
+    async def run(pending: Optional[PendingFetch] = None) -> None:
         try:
-            placeholder._set_result(await client.fetch(ref.task_id))
+            placeholder._set_result(await client.fetch(ref.task_id, pending=pending))
         except Exception as err:  # pylint: disable=broad-except
             placeholder._set_exception(err)
 
-    placeholder._task = _loop.submit(run())
+    if _loop.in_loop_thread():  # a server decoding a call: the Fetch leaves at once
+        placeholder._task = _LoopTask(asyncio.get_running_loop().create_task(run(client.start_fetch(ref.task_id))))
+    else:
+        placeholder._task = _loop.submit(run())
+
+
+class _LoopTask:
+    """`AsyncResult._task` for a task made on the loop: cancel() from any thread."""
+
+    __slots__ = ("_task",)
+
+    def __init__(self, task: asyncio.Task) -> None:
+        self._task = task
+
+    def done(self) -> bool:
+        return self._task.done()
+
+    def cancel(self) -> bool:
+        _loop.get_loop().call_soon_threadsafe(self._task.cancel)
+        return True

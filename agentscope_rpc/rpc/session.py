@@ -115,7 +115,10 @@ class ClientSession:
             if self._scheduled:
                 return True
             self._scheduled = True
-        _loop.get_loop().call_soon_threadsafe(self._kick)
+        if _loop.in_loop_thread():  # a server's agent or a fetch: no self-pipe round trip
+            self._kick()
+        else:
+            _loop.get_loop().call_soon_threadsafe(self._kick)
         return True
 
     def queued(self, task_id: str) -> bool:
