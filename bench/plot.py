@@ -55,14 +55,17 @@ def plot(record: dict, out: str) -> str:
                         ha="center", va="bottom", fontsize=8)
         for s in systems:
             if values.get(s) is None:
-                ax.text(0.98, 0.95, f"{LABELS[s]}: n/a", transform=ax.transAxes, ha="right",
+                ax.text(0.98, 0.80, f"{LABELS[s]}: n/a", transform=ax.transAxes, ha="right",
                         va="top", fontsize=7, color="gray")
         target = TARGETS.get((workload, metric))
         if target is not None:
             ax.axhline(target[0], color="red", linestyle="--", linewidth=1, label="target (ours)")
-            ax.legend(fontsize=7, loc="upper left")
+            ax.legend(fontsize=7, loc="upper right", framealpha=0.6)
         if log:
             ax.set_yscale("log")
+            ax.set_ylim(top=ax.get_ylim()[1] * 3)
+        else:
+            ax.set_ylim(top=ax.get_ylim()[1] * 1.15)  # room for the value labels
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
     for ax in list(axes.flat)[len(panels):]:

@@ -151,6 +151,13 @@ def _fmt(value: Optional[float]) -> str:
     return f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
 
 
+def _ratio(ours: Optional[float], peer: Optional[float]) -> str:
+    if ours is None or not peer:
+        return "-"
+    ratio = ours / peer
+    return f"{ratio:.2f}" if ratio >= 0.01 else f"{ratio:.1e}"
+
+
 def _status(result: dict) -> Optional[str]:
     if "na" in result:
         return "n/a"
@@ -174,7 +181,7 @@ def table(results: dict, systems: list) -> str:
             ours = summary[workload][metric].get("ours")
             for p in peers:
                 peer = summary[workload][metric].get(p)
-                cells.append(f"{ours / peer:.2f}" if ours is not None and peer else "-")
+                cells.append(_ratio(ours, peer))
             target = TARGETS.get((workload, metric))
             if target is None:
                 cells += ["", ""]
@@ -200,6 +207,29 @@ def table(results: dict, systems: list) -> str:
     return "\n".join(lines + notes)
 
 
+def _publish(record: dict, no_plot: bool, save_json: bool) -> None:
+    """Print the table; write latest.md (and the JSON, the plot)."""
+    text = table(record["results"], record["systems"])
+    header = (f"agentscope-rpc bench, {record['when']}, {record.get('cores', os.cpu_count())} cores, "
+              f"{'quick, ' if record['quick'] else ''}{record['repeats']} run(s) per workload, medians\n")
+    print("\n" + header + text)
+    if save_json:
+        path = os.path.join(RESULTS, f"run-{record['when']}.json")
+        for p in (path, os.path.join(RESULTS, "latest.json")):
+            with open(p, "w", encoding="utf-8") as fh:
+                json.dump(record, fh, indent=1)
+        print(f"\nresults: {os.path.relpath(path, ROOT)}")
+    with open(os.path.join(RESULTS, "latest.md"), "w", encoding="utf-8") as fh:
+        fh.write("```\n" + header + text + "\n```\n")
+    if not no_plot:
+        try:
+            from bench.plot import plot
+
+            print(f"plot: {os.path.relpath(plot(record, os.path.join(RESULTS, 'bench.png')), ROOT)}")
+        except ImportError as err:
+            print(f"plot skipped ({err}); pip install matplotlib")
+
+
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--peers", action="store_true", help="also run AgentScope 0.1.6 and Ray 2.60")
@@ -207,7 +237,13 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--repeats", type=int, default=None, help="runs per workload (default 3, quick 1)")
     parser.add_argument("--only", default="", help="comma-separated workloads: " + ",".join(WORKLOADS))
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument("--show", metavar="JSON", help="print (and re-plot) a saved run instead of running")
     args = parser.parse_args(argv)
+    if args.show:
+        with open(args.show, encoding="utf-8") as fh:
+            record = json.load(fh)
+        _publish(record, args.no_plot, save_json=False)
+        return 0
     repeats = args.repeats or (1 if args.quick else 3)
     only = [w.strip() for w in args.only.split(",") if w.strip()] or WORKLOADS
     unknown = set(only) - set(WORKLOADS)
@@ -234,26 +270,9 @@ def main(argv: Optional[list] = None) -> int:
             results[workload][system] = run_workload(system, workload, args.quick, repeats, log_dir)
             r = results[workload][system]
             print(f" {_status(r) or 'ok'} ({time.monotonic() - t0:.0f}s)", flush=True)
-    text = table(results, systems)
-    header = (f"agentscope-rpc bench, {time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, "
-              f"{'quick, ' if args.quick else ''}{repeats} run(s) per workload, medians\n")
-    print("\n" + header + text)
     record = {"when": stamp, "quick": args.quick, "repeats": repeats, "systems": systems,
-              "results": results, "summary": summarise(results)}
-    path = os.path.join(RESULTS, f"run-{stamp}.json")
-    for p in (path, os.path.join(RESULTS, "latest.json")):
-        with open(p, "w", encoding="utf-8") as fh:
-            json.dump(record, fh, indent=1)
-    with open(os.path.join(RESULTS, "latest.md"), "w", encoding="utf-8") as fh:
-        fh.write("```\n" + header + text + "\n```\n")
-    print(f"\nresults: {os.path.relpath(path, ROOT)}")
-    if not args.no_plot:
-        try:
-            from bench.plot import plot
-
-            print(f"plot: {os.path.relpath(plot(record, os.path.join(RESULTS, 'bench.png')), ROOT)}")
-        except ImportError as err:
-            print(f"plot skipped ({err}); pip install matplotlib")
+              "results": results, "summary": summarise(results), "cores": os.cpu_count()}
+    _publish(record, args.no_plot, save_json=True)
     return 0
 
 
