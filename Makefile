@@ -31,6 +31,7 @@ proto: $(VENV)/.installed
 	$(PY) -m agentscope_rpc.rpc.protogen
 
 bench: $(VENV)/.installed
+	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) bench/run.py
 
 clean:
