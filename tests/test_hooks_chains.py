@@ -6,44 +6,12 @@ from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.message import Msg
 
 
-class EchoAgent(AgentBase):
-    """Speaks its input and returns it."""
-
-    def reply(self, x=None):
-        self.speak(x)
-        return x
-
-
-class Base(AgentBase):
-    def reply(self, x=None):
-        return Msg(self.name, f"base({x.content})")
-
-
-class Child(Base):
-    def reply(self, x=None):
-        inner = super().reply(x)
-        return Msg(self.name, f"child({inner.content})")
-
-
-class GrandChild(Child):
-    def reply(self, x=None):
-        inner = super().reply(x)
-        return Msg(self.name, f"grand({inner.content})")
-
-
-class Sibling(Base):
-    pass
-
-
-CLASSES = (AgentBase, EchoAgent, Base, Child, GrandChild, Sibling)
+from hook_agents import Base, Child, EchoAgent, GrandChild, quiet_and_clean
 
 
 @pytest.fixture(autouse=True)
 def _quiet_and_clean(monkeypatch):
-    monkeypatch.setattr(speech, "_console_printer", None)
-    yield
-    for klass in CLASSES:
-        klass.clear_all_class_hooks()
+    yield from quiet_and_clean(monkeypatch)
 
 
 def test_observe_hooks_fire_once_through_super_chain():

@@ -27,7 +27,7 @@ from . import _loop, codec
 from ._proto import agent_server_pb2 as pb
 from ._proto import agent_server_pb2_grpc as pb_grpc
 from .placeholder import AsyncResult
-from .relay import SpeakAssembler, dispatch
+from .relay import CallEvents
 from .session import SESSION_MAX_REQUEST, CallHandle, ClientSession, PendingCall, PendingCreate, PendingFetch
 
 # Deadlines (seconds).  Calls have none of their own: their liveness comes
@@ -183,7 +183,7 @@ class RpcClient:
         on_result: Optional[Callable[[Any], Any]],
         timeout: Optional[float],
     ) -> None:
-        assembler: Optional[SpeakAssembler] = None
+        events = CallEvents(placeholder, sinks, on_result, request.agent_id)
         stream = None
         try:
             stream = self._stub_now().Call(
@@ -192,22 +192,7 @@ class RpcClient:
                 timeout=timeout or LONG_WAIT_DEADLINE,
             )
             async for event in stream:
-                kind = event.WhichOneof("event")
-                if kind == "speak":
-                    if assembler is None:
-                        assembler = SpeakAssembler(sinks)
-                    await dispatch(assembler.feed, event.speak.chunks)
-                elif kind == "put":
-                    await dispatch(speech.put_object, codec.decode(event.put), sinks)
-                elif kind == "stop":
-                    await dispatch(speech.stop_streams, sinks)
-                elif kind == "result":
-                    value = codec.decode(event.result)
-                    if on_result is not None or assembler is not None:
-                        value = await dispatch(on_result or _same, value)
-                    placeholder._set_result(value)
-                elif kind == "error":
-                    placeholder._set_exception(codec.error_from_pb(event.error, request.agent_id))
+                await events.handle(event)
             if not placeholder.done():
                 placeholder._set_exception(
                     exc.AgentServerError(f"call {request.task_id} ended without a result"),
@@ -222,8 +207,7 @@ class RpcClient:
         finally:
             if stream is not None and not stream.done():
                 stream.cancel()  # tells the server to stop the agent's work
-            if assembler is not None and assembler.open_messages():
-                await dispatch(assembler.abort, placeholder.exception(0) if placeholder.done() else None)
+            await events.close()
 
     def _send(self, pending: Any) -> ClientSession:
         """Queue `pending` on the session (a new one if the last has died)."""
@@ -304,9 +288,6 @@ class _TaskIds:
 
 _task_ids = _TaskIds()
 
-
-def _same(value: Any) -> Any:
-    return value
 
 
 # The certificate this process presents when it fetches a placeholder from a

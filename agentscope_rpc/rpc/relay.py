@@ -108,3 +108,52 @@ class SpeakAssembler:
             del self._open[msg_id]
             msg = Msg(name, text, role or "assistant", id=msg_id)
             self._deliver(msg, True, False, seq, agent_id, error or RemoteSpeakError("stream ended"), True)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class CallEvents:
+    """What one call's events do in this process, whichever stream carries them.
+
+    Speech goes through the dispatcher (hooks, sinks); the result fulfils the
+    placeholder only after the speech before it was delivered.
+    """
+
+    def __init__(self, placeholder: Any, sinks: tuple, on_result: Optional[Callable[[Any], Any]], agent_id: str):
+        self.placeholder = placeholder
+        self.sinks = sinks
+        self.on_result = on_result
+        self.agent_id = agent_id
+        self.assembler: Optional[SpeakAssembler] = None
+
+    async def handle(self, event: Any) -> bool:
+        """Act on one CallEvent; True once the call is settled."""
+        from . import codec  # codec imports the generated modules; keep this module light
+
+        kind = event.WhichOneof("event")
+        if kind == "speak":
+            if self.assembler is None:
+                self.assembler = SpeakAssembler(self.sinks)
+            await dispatch(self.assembler.feed, event.speak.chunks)
+        elif kind == "put":
+            await dispatch(speech.put_object, codec.decode(event.put), self.sinks)
+        elif kind == "stop":
+            await dispatch(speech.stop_streams, self.sinks)
+        elif kind == "result":
+            value = codec.decode(event.result)
+            if self.on_result is not None or self.assembler is not None:
+                value = await dispatch(self.on_result or _same, value)
+            self.placeholder._set_result(value)
+            return True
+        elif kind == "error":
+            self.placeholder._set_exception(codec.error_from_pb(event.error, self.agent_id))
+            return True
+        return False
+
+    async def close(self) -> None:
+        """End messages left open (the stream broke off) with the call's error."""
+        if self.assembler is not None and self.assembler.open_messages():
+            done = self.placeholder.done()
+            await dispatch(self.assembler.abort, self.placeholder.exception(0) if done else None)

@@ -23,10 +23,9 @@ from typing import Any, Callable, Optional
 import grpc
 
 from .. import exception as exc
-from .. import speech
 from . import _loop, codec
 from ._proto import agent_server_pb2 as pb
-from .relay import SpeakAssembler, dispatch
+from .relay import CallEvents
 
 SESSION_MAX_REQUEST = 1 << 20  # bigger calls take a Call stream of their own
 FRAME_BYTES = 1 << 20  # one write carries calls of about this many bytes at most
@@ -265,31 +264,15 @@ class ClientSession:
 
     async def _consume(self, pending: PendingCall) -> None:
         """The events of one call, in order (what a Call stream's reader does)."""
-        placeholder, sinks = pending.placeholder, pending.sinks
-        assembler: Optional[SpeakAssembler] = None
+        placeholder = pending.placeholder
+        events = CallEvents(placeholder, pending.sinks, pending.on_result, pending.request.agent_id)
         try:
             while True:
                 event = await pending.queue.get()
                 if isinstance(event, BaseException):
                     placeholder._set_exception(event)
                     return
-                kind = event.WhichOneof("event")
-                if kind == "speak":
-                    if assembler is None:
-                        assembler = SpeakAssembler(sinks)
-                    await dispatch(assembler.feed, event.speak.chunks)
-                elif kind == "put":
-                    await dispatch(speech.put_object, codec.decode(event.put), sinks)
-                elif kind == "stop":
-                    await dispatch(speech.stop_streams, sinks)
-                elif kind == "result":
-                    value = codec.decode(event.result)
-                    if pending.on_result is not None or assembler is not None:
-                        value = await dispatch(pending.on_result or _same, value)
-                    placeholder._set_result(value)
-                    return
-                elif kind == "error":
-                    placeholder._set_exception(codec.error_from_pb(event.error, pending.request.agent_id))
+                if await events.handle(event):
                     return
         except asyncio.CancelledError:
             placeholder._set_exception(exc.StreamCancelledError(f"call {pending.request.task_id} cancelled"))
@@ -298,8 +281,7 @@ class ClientSession:
             placeholder._set_exception(err)
             self.abandon(pending.request.task_id)
         finally:
-            if assembler is not None and assembler.open_messages():
-                await dispatch(assembler.abort, placeholder.exception(0) if placeholder.done() else None)
+            await events.close()
 
     def abandon(self, task_id: str) -> None:
         """The caller gave up on a call (cancelled, failed hook): stop its work."""
@@ -347,6 +329,3 @@ class ClientSession:
             if task is not current:
                 task.cancel()
 
-
-def _same(value: Any) -> Any:
-    return value
