@@ -188,9 +188,9 @@ def error_from_rpc(err: grpc.RpcError, host: str = "", port: int = 0) -> Excepti
 def error_from_status(code: Optional[grpc.StatusCode], details: str, host: str = "", port: int = 0) -> Exception:
     """The exception for a call that ended with gRPC status `code`."""
     where = f"{host}:{port}"
-    if code == grpc.StatusCode.UNAVAILABLE or (
-        code == grpc.StatusCode.INTERNAL and "RST_STREAM" in details
-    ):
+    # A server never answers INTERNAL itself; gRPC's core reports a connection
+    # that broke mid-call that way ("RST_STREAM", "Internal error from Core").
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
         return exc.AgentServerNotAliveError(
             f"agent server {where} is not reachable: {details}",
             host,
