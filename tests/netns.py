@@ -15,14 +15,14 @@ Needs root and iproute2 (`ip`); `netns_unavailable()` says why not, for a skip.
 from __future__ import annotations
 
 import os
-import select
 import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from typing import Optional
+
+from agentscope_rpc.rpc.child import wait_ready
 
 SUBNET = "10.231.0"
 READY_TIMEOUT_S = 60.0
@@ -125,7 +125,7 @@ class NetnsLab:
             finally:
                 os.close(write_fd)
         try:
-            _wait_ready(read_fd, proc, READY_TIMEOUT_S)
+            wait_ready(read_fd, proc, READY_TIMEOUT_S)
         finally:
             os.close(read_fd)
         return ServerProcess(node, host, port, proc)
@@ -159,20 +159,3 @@ def sweep_stale_labs() -> None:
             continue
         if not os.path.exists(f"/proc/{int(tag[2:])}"):  # its owner is gone
             _ip("netns", "del", name, check=False)
-
-
-def _wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    data = b""
-    while b"\n" not in data:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError(f"agent server (pid {proc.pid}) not ready after {timeout}s")
-        readable, _, _ = select.select([fd], [], [], left)
-        if readable:
-            chunk = os.read(fd, 256)
-            if not chunk:
-                raise RuntimeError(f"agent server exited with {proc.wait(5)} before serving")
-            data += chunk
-    if not data.startswith(b"READY "):
-        raise RuntimeError(f"agent server sent {data!r} instead of READY")

@@ -32,6 +32,18 @@ def _env_without_token():
     return env
 
 
+def _server_cli(*flags: str) -> subprocess.CompletedProcess:
+    """`as_server start FLAGS` without a token in the environment; expected to exit."""
+    return subprocess.run(
+        [sys.executable, "-m", "agentscope_rpc.server", "start", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env_without_token(),
+        check=False,
+    )
+
+
 def test_non_loopback_bind_needs_a_token(monkeypatch):
     monkeypatch.delenv(TOKEN_ENV, raising=False)
     with pytest.raises(ValueError, match="token"):
@@ -40,14 +52,7 @@ def test_non_loopback_bind_needs_a_token(monkeypatch):
         RpcAgentServerLauncher(host="0.0.0.0", port=0)
     ServerConfig(host="0.0.0.0", token="s3cret").validate()
     ServerConfig(host="localhost").validate()
-    done = subprocess.run(
-        [sys.executable, "-m", "agentscope_rpc.server", "start", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_env_without_token(),
-        check=False,
-    )
+    done = _server_cli("--host", "0.0.0.0", "--port", "0")
     assert done.returncode != 0
     assert "requires an auth token" in done.stderr
 
@@ -200,14 +205,7 @@ def test_message_size_cap(module_server_factory):
 def test_busy_port_fails_loudly(module_server, server_factory, host):
     with pytest.raises(AgentServerNotAliveError, match="exited with code"):
         server_factory(host=host, port=module_server.port)
-    done = subprocess.run(
-        [sys.executable, "-m", "agentscope_rpc.server", "start", "--host", host, "--port", str(module_server.port)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=_env_without_token(),
-        check=False,
-    )
+    done = _server_cli("--host", host, "--port", str(module_server.port))
     assert done.returncode != 0
     assert "in use" in done.stderr
     assert Appender("first", to_dist=module_server.options)(None).result(timeout=10).content == "first"

@@ -103,7 +103,7 @@ def spawn_server(
     finally:
         os.close(write_fd)
     try:
-        port = _wait_ready(read_fd, proc, timeout)
+        port = wait_ready(read_fd, proc, timeout)
     except BaseException:
         proc.kill()
         proc.wait()
@@ -116,7 +116,8 @@ def spawn_server(
     return child
 
 
-def _wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> int:
+def wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> int:
+    """Read "READY <port>" from a starting server's ready pipe; its port."""
     deadline = time.monotonic() + timeout
     data = b""
     while b"\n" not in data:
