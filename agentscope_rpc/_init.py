@@ -21,7 +21,7 @@ def init(
     file holding either.  Agents created on agent servers see these configs
     too (they travel with the creation request).
     """
-    from . import speech
+    from . import runtime
     from .console import ConsolePrinter
     from .models import read_model_configs
 
@@ -33,4 +33,4 @@ def init(
     _state["name"] = name
     if model_configs is not None:
         read_model_configs(model_configs)
-    speech.set_console_printer(ConsolePrinter() if console else None)
+    runtime.default().set_printer(ConsolePrinter() if console else None)

@@ -1,6 +1,7 @@
 """The terminal printer: one per process, per-agent colour, whole lines.
 
-Streamed messages print as they grow.  While one message's line is open,
+Streamed messages print as they grow.  Events are `speech.SpeakEvent`s
+(read duck-typed: this module imports nothing of the speech layer).  While one message's line is open,
 chunks of other messages are held (latest snapshot only, so memory stays
 bounded) and printed when the open line ends, so two agents' partial lines
 never interleave.
@@ -11,10 +12,9 @@ import os
 import sys
 import threading
 from collections import OrderedDict
-from typing import Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from .message import content_text
-from .speech import SpeakEvent
 
 _COLOURS = ("\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[34m", "\033[31m")
 _RESET = "\033[0m"
@@ -31,8 +31,8 @@ class ConsolePrinter:
         self._colour = colour
         self._lock = threading.RLock()
         self._open_id: Optional[str] = None
-        self._printed = ""
-        self._held: "OrderedDict[str, SpeakEvent]" = OrderedDict()
+        self._printed: Optional[str] = ""
+        self._held: "OrderedDict[str, Any]" = OrderedDict()
         self._colour_of: dict[str, str] = {}
 
     @property
@@ -48,7 +48,7 @@ class ConsolePrinter:
         )
         return f"{colour}{name}{_RESET}: "
 
-    def __call__(self, event: SpeakEvent) -> None:
+    def __call__(self, event: Any) -> None:
         with self._lock:
             msg_id = event.msg.id
             if self._open_id is None or self._open_id == msg_id:
@@ -60,21 +60,29 @@ class ConsolePrinter:
                 self._held.move_to_end(msg_id)
             self.out.flush()
 
-    def _ended(self, event: SpeakEvent) -> bool:
+    def _ended(self, event: Any) -> bool:
         return event.last or not event.stream or event.error is not None
 
-    def _show(self, event: SpeakEvent) -> None:
-        text = content_text(event.msg.content)
+    def _show(self, event: Any) -> None:
         out = self.out
+        msg = event.msg
         if self._open_id is None:
-            out.write(self._prefix(event.msg.name))
+            out.write(self._prefix(msg.name))
             self._printed = ""
-            self._open_id = event.msg.id
-        if text.startswith(self._printed):
-            out.write(text[len(self._printed):])
-        else:  # a hook rewrote the message: start its line again
-            out.write("\n" + self._prefix(event.msg.name) + text)
-        self._printed = text
+            self._open_id = msg.id
+        delta = event.delta
+        if delta is not None and self._printed is None:
+            out.write(delta)  # the line so far is known to be this message's deltas
+        elif delta is not None and self._printed == "" and event.seq == 0:
+            out.write(delta)
+            self._printed = None
+        else:  # a snapshot: print what is new, or the whole line again if it was rewritten
+            text = content_text(msg.content)
+            if self._printed is not None and text.startswith(self._printed):
+                out.write(text[len(self._printed):])
+            else:
+                out.write("\n" + self._prefix(msg.name) + text)
+            self._printed = text
         if event.error is not None:
             out.write(f"  [error: {type(event.error).__name__}]")
         if self._ended(event):

@@ -1,12 +1,15 @@
 """Where spoken messages go.
 
 `AgentBase.speak` turns whatever it is given into `SpeakEvent`s (one per
-chunk, accumulated content, one msg id) and hands each to `publish`.  Who
-listens depends on the context the agent runs in:
+chunk, one msg id) and hands each to `publish`, which offers it to the sinks
+bound in the current context (`bind_sinks`): an agent server binds the relay
+of the call being served, an `@pipeline` app binds its stream.  When no sink
+claims an event, the caller shows it on its runtime's console printer.
 
-* the sinks bound in the current context (`bind_sinks`): an agent server binds
-  the relay of the call being served, an `@pipeline` app binds its stream;
-* when no bound sink claims the event, the process-wide console printer.
+A `SpeakEvent` carries the text added since the previous event of its
+message (`delta`), so relaying or printing a chunk costs the same however
+long the message already is; `event.msg`, the accumulated message that hooks
+see, is built only when someone reads it.
 
 Transport-agnostic: nothing here knows about gRPC.
 """
@@ -14,23 +17,64 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import threading
-from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Optional, Protocol
 
 from .message import Msg
 
 
-@dataclass(frozen=True)
 class SpeakEvent:
-    """One chunk of a spoken message (content accumulated so far)."""
+    """One chunk of a spoken message.
 
-    msg: Msg
-    stream: bool
-    last: bool
-    seq: int = 0
-    agent_id: str = ""
-    error: Optional[BaseException] = field(default=None, compare=False)
+    `msg`: the message so far (same id for every chunk; built lazily when
+    `build` is given).  `delta`: the text this chunk added, or None when the
+    content was replaced (a hook rewrote it) or is not text.  `stream`: part
+    of a streamed message; `last`: its final chunk; `error`: the speak
+    generator raised (the message ends here).
+    """
+
+    __slots__ = ("_msg", "_build", "stream", "last", "seq", "agent_id", "error", "delta")
+
+    def __init__(
+        self,
+        msg: Optional[Msg],
+        stream: bool,
+        last: bool,
+        seq: int = 0,
+        agent_id: str = "",
+        error: Optional[BaseException] = None,
+        delta: Optional[str] = None,
+        build: Optional[Callable[[], Msg]] = None,
+    ) -> None:
+        self._msg = msg
+        self._build = build
+        self.stream = stream
+        self.last = last
+        self.seq = seq
+        self.agent_id = agent_id
+        self.error = error
+        self.delta = delta
+
+    @property
+    def msg(self) -> Msg:
+        msg = self._msg
+        if msg is None:
+            build, self._build = self._build, None
+            msg = self._msg = build() if build is not None else Msg("", "")
+        return msg
+
+    @property
+    def ended(self) -> bool:
+        """No later chunk of this message will come."""
+        return self.last or not self.stream or self.error is not None
+
+    def with_msg(self, msg: Msg) -> "SpeakEvent":
+        """The same chunk showing `msg` instead (a pre_speak hook rewrote it)."""
+        if msg is self._msg:
+            return self
+        return SpeakEvent(msg, self.stream, self.last, self.seq, self.agent_id, self.error, None)
+
+    def __repr__(self) -> str:
+        return f"SpeakEvent(seq={self.seq}, last={self.last}, stream={self.stream}, delta={self.delta!r:.40})"
 
 
 class Sink(Protocol):
@@ -61,69 +105,38 @@ def bind_sinks(*sinks: Sink, replace: bool = False) -> Iterator[None]:
         _SINKS.reset(token)
 
 
-def publish(event: SpeakEvent, sinks: Optional[tuple] = None) -> None:
-    """Deliver an event to `sinks` (default: the context's), else the console."""
+def publish(event: SpeakEvent, sinks: Optional[tuple] = None) -> bool:
+    """Offer an event to `sinks` (default: the context's); True if one claimed it."""
     claimed = False
     for sink in _SINKS.get() if sinks is None else sinks:
         claimed = bool(sink(event)) or claimed
-    if not claimed:
-        printer = _console_printer
-        if printer is _DEFAULT:
-            printer = _default_printer()
-        if printer is not None:
-            printer(event)
-
-
-_DEFAULT: Any = object()
-_console_printer: Any = _DEFAULT  # created on first use; None prints nothing
-
-
-def _default_printer() -> Callable[[SpeakEvent], None]:
-    global _console_printer  # pylint: disable=global-statement
-    from .console import ConsolePrinter
-
-    with _console_lock:
-        if _console_printer is _DEFAULT:
-            _console_printer = ConsolePrinter()
-        return _console_printer
-_console_lock = threading.Lock()
-
-
-def set_console_printer(printer: Optional[Callable[[SpeakEvent], None]]) -> None:
-    """Install the process-wide printer (None: print nothing)."""
-    global _console_printer  # pylint: disable=global-statement
-    with _console_lock:
-        _console_printer = printer
+    return claimed
 
 
 # -- objects put into app streams (put_into_stream / stop_stream) -----------
-_fallback_stream: Optional[Callable[[], Any]] = None
-
-
-def set_fallback_stream(factory: Optional[Callable[[], Any]]) -> None:
-    """Where puts go when no bound sink takes them (the runtime stream)."""
-    global _fallback_stream  # pylint: disable=global-statement
-    _fallback_stream = factory
-
-
 def _target(method: str, sinks: Optional[tuple]) -> Any:
     for sink in _SINKS.get() if sinks is None else sinks:
         if hasattr(sink, method):
             return sink
-    return _fallback_stream() if _fallback_stream is not None else None
+    return None
 
 
-def put_object(obj: Any, sinks: Optional[tuple] = None) -> None:
-    """Deliver `obj` to the first bound sink that takes objects, else the fallback."""
+def put_object(obj: Any, sinks: Optional[tuple] = None) -> bool:
+    """Deliver `obj` to the first bound sink that takes objects; False if none does."""
     target = _target("put", sinks)
-    if target is not None:
-        target.put(obj)
+    if target is None:
+        return False
+    target.put(obj)
+    return True
 
 
-def stop_streams(sinks: Optional[tuple] = None) -> None:
+def stop_streams(sinks: Optional[tuple] = None) -> bool:
+    """End the stream of the first bound sink that has one; False if none does."""
     target = _target("stop_stream", sinks)
-    if target is not None:
-        target.stop_stream()
+    if target is None:
+        return False
+    target.stop_stream()
+    return True
 
 
 def track_call(placeholder: Any, sinks: tuple) -> None:

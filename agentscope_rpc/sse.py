@@ -41,7 +41,8 @@ from starlette.routing import Route
 
 from .exception import AgentCallError
 from .message import Msg
-from .streaming import COMPLETED, AppStream, PipelineSpec, SpeakChunk, run_app
+from .app_stream import COMPLETED, AppStream, SpeakChunk
+from .streaming import PipelineSpec, run_app
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 

@@ -27,7 +27,7 @@ import statistics
 import time
 from typing import Any, Optional
 
-from agentscope_rpc import speech
+from agentscope_rpc import runtime, speech
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.message import Msg
 
@@ -130,8 +130,7 @@ def _pct(values: list, q: float) -> float:
 
 def run_streaming_bench(n_chunks: int = 20_000, repeats: int = 200) -> dict:
     """Measure relayed speech; returns a dict of results (see module docstring)."""
-    previous = speech._console_printer  # pylint: disable=protected-access
-    speech.set_console_printer(None)
+    previous = runtime.default().set_printer(None)
     agent = ChunkSpeaker("speaker", to_dist=True)
     try:
         _throughput(agent, 1000, 1)  # warm up the channel and the code paths
@@ -143,7 +142,7 @@ def run_streaming_bench(n_chunks: int = 20_000, repeats: int = 200) -> dict:
         paced = _first_chunk_ms(agent, max(5, repeats // 10), gap=PACED_GAP_S)
     finally:
         agent.stop_server()
-        speech.set_console_printer(previous)
+        runtime.default().set_printer(previous)
     return {
         "one_message": {
             "chunks": n_chunks,

@@ -20,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [p for p in (os.path.dirname(HERE),) if p not in sys.path]
 
 from bench import _common as common  # noqa: E402
-from agentscope_rpc import speech  # noqa: E402
+from agentscope_rpc import runtime, speech  # noqa: E402
 from agentscope_rpc.agents import AgentBase  # noqa: E402
 from agentscope_rpc.message import Msg  # noqa: E402
 from agentscope_rpc.server import RpcAgentServerLauncher  # noqa: E402
@@ -228,5 +228,5 @@ def sim10k(n: int, repeats: int) -> tuple:
 WORKLOADS = {name: globals()[name] for name in common.WORKLOADS}
 
 if __name__ == "__main__":
-    speech.set_console_printer(None)
+    runtime.default().set_printer(None)
     common.main(WORKLOADS, teardown=stop_all)

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from agentscope_rpc import speech
+from agentscope_rpc import runtime
 from agentscope_rpc.server import RpcAgentServerLauncher
 
 
@@ -34,12 +34,11 @@ def pytest_collection_modifyitems(config: Any, items: list) -> None:
 @pytest.fixture(autouse=True)
 def _quiet_console() -> Iterator[None]:
     """Nothing is printed to the terminal; the previous printer comes back after."""
-    previous = speech._console_printer  # pylint: disable=protected-access
-    speech.set_console_printer(None)
+    previous = runtime.default().set_printer(None)
     try:
         yield
     finally:
-        speech.set_console_printer(previous)
+        runtime.default().set_printer(previous)
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Agent classes and the clean-up fixture shared by the hook tests."""
-from agentscope_rpc import speech
+from agentscope_rpc import runtime, speech
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.message import Msg
 
@@ -38,7 +38,7 @@ CLASSES = (AgentBase, EchoAgent, Base, Child, GrandChild, Sibling)
 
 def quiet_and_clean(monkeypatch):
     """Body of the hook tests' autouse fixture: no console, no leftover class hooks."""
-    monkeypatch.setattr(speech, "_console_printer", None)
+    monkeypatch.setattr(runtime.default(), "_printer", None)
     yield
     for klass in CLASSES:
         klass.clear_all_class_hooks()

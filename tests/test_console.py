@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from agentscope_rpc import speech
+from agentscope_rpc import runtime, speech
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.console import ConsolePrinter
 from agentscope_rpc.message import Msg
@@ -111,7 +111,7 @@ def test_colour_prefix(out):
 
 def test_two_agents_speaking_from_threads(monkeypatch, out):
     printer = ConsolePrinter(out, colour=False)
-    monkeypatch.setattr(speech, "_console_printer", printer)
+    monkeypatch.setattr(runtime.default(), "_printer", printer)
 
     class Talker(AgentBase):
         def reply(self, x=None):

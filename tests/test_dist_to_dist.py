@@ -74,8 +74,8 @@ def test_to_dist_method_child_mode():
 ORCHESTRATOR = textwrap.dedent(
     """
     import sys
-    from agentscope_rpc import speech
-    speech.set_console_printer(None)
+    from agentscope_rpc import runtime
+    runtime.default().set_printer(None)
     from dist_agents import Appender
 
     a = Appender("a", to_dist=True)

@@ -1,7 +1,7 @@
 """msghub: announcement, auto-broadcast of replies, membership, nesting."""
 import pytest
 
-from agentscope_rpc import speech
+from agentscope_rpc import runtime, speech
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.message import Msg
 from agentscope_rpc.msghub import MsgHubManager, msghub
@@ -49,7 +49,7 @@ class FakeProxy:
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
-    monkeypatch.setattr(speech, "_console_printer", None)
+    monkeypatch.setattr(runtime.default(), "_printer", None)
 
 
 @pytest.fixture

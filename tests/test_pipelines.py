@@ -1,7 +1,7 @@
 """Pipelines: control flow of each class and functional form."""
 import pytest
 
-from agentscope_rpc import speech
+from agentscope_rpc import runtime, speech
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.message import Msg
 from agentscope_rpc.pipelines import (
@@ -41,7 +41,7 @@ class Adder(AgentBase):
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
-    monkeypatch.setattr(speech, "_console_printer", None)
+    monkeypatch.setattr(runtime.default(), "_printer", None)
 
 
 def test_placeholder_returns_input():

@@ -1,7 +1,7 @@
 """AgentBase.speak: whole messages, streamed generators, hooks and listeners."""
 import pytest
 
-from agentscope_rpc import speech
+from agentscope_rpc import runtime, speech
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.message import Msg
 
@@ -13,7 +13,7 @@ class Speaker(AgentBase):
 
 @pytest.fixture(autouse=True)
 def _quiet(monkeypatch):
-    monkeypatch.setattr(speech, "_console_printer", None)
+    monkeypatch.setattr(runtime.default(), "_printer", None)
 
 
 @pytest.fixture
@@ -213,7 +213,7 @@ def test_empty_generator(agent, chunks, heard):
 
 def test_unclaimed_events_go_to_console_printer(agent, monkeypatch):
     printed = []
-    monkeypatch.setattr(speech, "_console_printer", printed.append)
+    monkeypatch.setattr(runtime.default(), "_printer", printed.append)
     agent.speak("to the console")
     assert [e.msg.content for e in printed] == ["to the console"]
 

@@ -15,11 +15,12 @@ import inspect
 import uuid
 from typing import Any, Callable, Iterable, Optional, Union
 
-from .. import speech
+from .. import runtime, speech
 from ..message import Msg
 from ._hooks import (
     HookOwner,
     HookRegistry,
+    hooks_for,
     notify_reply_listeners,
     run_notify_hooks,
     run_post_reply_hooks,
@@ -118,6 +119,40 @@ def _recording_init(init: Callable) -> Callable:
 
     wrapper.__agentscope_hooked__ = True  # type: ignore[attr-defined]
     return wrapper
+
+
+class _Text:
+    """The text of a message being streamed: appends cost O(delta), not O(length)."""
+
+    __slots__ = ("_pieces", "_joined", "_count")
+
+    def __init__(self) -> None:
+        self._pieces: list = []
+        self._joined = ""  # "".join(self._pieces[:self._count])
+        self._count = 0
+
+    def add(self, delta: str) -> str:
+        if delta:
+            self._pieces.append(delta)
+        return delta
+
+    def set(self, new_text: str) -> Optional[str]:
+        """Replace with the whole text so far; the delta, or None if it was rewritten."""
+        old = self.value()
+        self._pieces, self._joined, self._count = [new_text], new_text, 1
+        return new_text[len(old):] if new_text.startswith(old) else None
+
+    def value(self) -> str:
+        if self._count != len(self._pieces):
+            self._joined = "".join(self._pieces)
+            self._pieces = [self._joined] if self._joined else []
+            self._count = len(self._pieces)
+        return self._joined
+
+    def snapshot(self) -> Callable[[], str]:
+        """A function returning the text as it is now (joined only when called)."""
+        pieces, count = self._pieces, len(self._pieces)
+        return lambda: "".join(pieces[:count])
 
 
 class AgentBase(HookOwner):
@@ -250,12 +285,18 @@ class AgentBase(HookOwner):
         args, kwargs = self._pre_hooked_args(kind, args, kwargs)
         return self._post_hooked(kind, await func(self, *args, **kwargs))
 
-    def _emit(self, msg: Msg, stream: bool, last: bool, seq: int) -> None:
-        shown = _speak_hooks(self, run_pre_hooks, "pre_speak", msg, stream, last, default=msg)
-        speech.publish(speech.SpeakEvent(shown, stream, last, seq, self.agent_id))
+    def _emit(self, event: speech.SpeakEvent) -> None:
+        """pre_speak hooks (if any see the chunk), then the sinks, else the console."""
+        if hooks_for(self, "pre_speak"):
+            msg = event.msg
+            shown = _speak_hooks(self, run_pre_hooks, "pre_speak", msg, event.stream, event.last, default=msg)
+            event = event.with_msg(shown)
+        if not speech.publish(event):
+            runtime.current().show(event)
 
     def _speak_whole(self, msg: Msg) -> Msg:
-        self._emit(msg, stream=False, last=True, seq=0)
+        text = msg.content if isinstance(msg.content, str) else None
+        self._emit(speech.SpeakEvent(msg, False, True, 0, self.agent_id, delta=text))
         return msg
 
     def _speak_stream(self, chunks: Any) -> Msg:
@@ -263,35 +304,37 @@ class AgentBase(HookOwner):
 
         `(last, text_so_far)` tuples carry their own `last`; a generator of
         deltas, which cannot say which chunk is its last, ends with one
-        closing event (`last=True`, same content).
+        closing event (`last=True`, same content).  Each event carries its
+        delta; the accumulated message is joined only if someone reads it.
         """
         msg_id = uuid.uuid4().hex
-        text = ""
+        text = _Text()
         seq = 0
         ended = False
         try:
             for item in chunks:
                 if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], bool):
                     is_last, new_text = item
-                    text = "" if new_text is None else str(new_text)
+                    delta = text.set("" if new_text is None else str(new_text))
                 else:
                     is_last = False
-                    text += "" if item is None else str(item)
+                    delta = text.add("" if item is None else str(item))
                 ended = is_last
-                self._emit(Msg(self.name, text, "assistant", id=msg_id), True, is_last, seq)
+                self._emit(self._chunk(msg_id, text, True, is_last, seq, delta))
                 seq += 1
                 if is_last:
                     break
-            msg = Msg(self.name, text, "assistant", id=msg_id)
             if not ended:
                 ended = True
-                self._emit(msg, True, True, seq)
-            return msg
+                self._emit(self._chunk(msg_id, text, True, True, seq, ""))
+            return Msg(self.name, text.value(), "assistant", id=msg_id)
         except BaseException as exc:
             if not ended:
-                partial = Msg(self.name, text, "assistant", id=msg_id)
+                event = self._chunk(msg_id, text, True, False, seq, "")
+                event.error = exc
                 try:
-                    speech.publish(speech.SpeakEvent(partial, True, False, seq, self.agent_id, error=exc))
+                    if not speech.publish(event):
+                        runtime.current().show(event)
                 except Exception:  # pylint: disable=broad-except
                     pass  # a listener that is gone must not mask the original error
             raise
@@ -299,6 +342,15 @@ class AgentBase(HookOwner):
             close = getattr(chunks, "close", None)
             if close is not None:
                 close()
+
+    def _chunk(self, msg_id: str, text: "_Text", stream: bool, last: bool, seq: int,
+               delta: Optional[str]) -> speech.SpeakEvent:
+        snapshot = text.snapshot()
+        name = self.name
+        return speech.SpeakEvent(
+            None, stream, last, seq, self.agent_id, delta=delta,
+            build=lambda: Msg(name, snapshot(), "assistant", id=msg_id),
+        )
 
     # -- hook registration (class level; this class and its subclasses) ---
     @classmethod

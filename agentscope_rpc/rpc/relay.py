@@ -18,7 +18,7 @@ import json
 import weakref
 from typing import Any, Callable, Iterable, Optional
 
-from .. import speech
+from .. import runtime, speech
 from ..agents._hooks import run_notify_hooks, run_pre_hooks
 from ..exception import StreamCancelledError
 from ..message import Msg
@@ -96,7 +96,9 @@ class SpeakAssembler:
         if owner is not None and error is None:
             shown = run_pre_hooks(owner, "pre_speak", msg, stream, last)
         try:
-            speech.publish(speech.SpeakEvent(shown, stream, last, seq, agent_id, error), self._sinks)
+            event = speech.SpeakEvent(shown, stream, last, seq, agent_id, error)
+            if not speech.publish(event, self._sinks):
+                runtime.default().show(event)
         except StreamCancelledError:
             pass  # the consumer is gone (the call is being cancelled with it)
         if done and owner is not None:
@@ -108,6 +110,16 @@ class SpeakAssembler:
             del self._open[msg_id]
             msg = Msg(name, text, role or "assistant", id=msg_id)
             self._deliver(msg, True, False, seq, agent_id, error or RemoteSpeakError("stream ended"), True)
+
+
+def _put(obj: Any, sinks: tuple) -> None:
+    if not speech.put_object(obj, sinks):
+        runtime.default().runtime_stream_writer().put(obj)
+
+
+def _stop(sinks: tuple) -> None:
+    if not speech.stop_streams(sinks):
+        runtime.default().runtime_stream_writer().stop_stream()
 
 
 def _same(value: Any) -> Any:
@@ -138,9 +150,9 @@ class CallEvents:
                 self.assembler = SpeakAssembler(self.sinks)
             await dispatch(self.assembler.feed, event.speak.chunks)
         elif kind == "put":
-            await dispatch(speech.put_object, codec.decode(event.put), self.sinks)
+            await dispatch(_put, codec.decode(event.put), self.sinks)
         elif kind == "stop":
-            await dispatch(speech.stop_streams, self.sinks)
+            await dispatch(_stop, self.sinks)
         elif kind == "result":
             value = codec.decode(event.result)
             if self.on_result is not None or self.assembler is not None:

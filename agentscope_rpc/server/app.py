@@ -12,7 +12,6 @@ from typing import Optional
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from .. import speech
 from ..rpc import _loop
 from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
 from ..rpc.client import set_fetch_identity
@@ -69,7 +68,6 @@ class AgentServer:
         cfg = self.config
         loop = asyncio.get_running_loop()
         _loop.set_loop(loop)  # agents calling other remote agents share this loop
-        speech.set_console_printer(None)  # speech goes to callers, not this terminal
         if cfg.model_config_path:
             from ..models import read_model_configs
 

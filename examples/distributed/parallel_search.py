@@ -18,7 +18,7 @@ import re
 import sys
 import time
 
-from agentscope_rpc import speech
+from agentscope_rpc import runtime, speech
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.message import Msg
 
@@ -90,7 +90,7 @@ def main(argv: list | None = None) -> int:
     parser.add_argument("--queries", type=int, default=4)
     parser.add_argument("--latency", type=float, default=1.0)
     ns = parser.parse_args(argv)
-    speech.set_console_printer(None)
+    runtime.default().set_printer(None)
     queries = QUERIES[: ns.queries]
     answer, _, seq_time = run(queries, ns.latency, distributed=False)
     print(answer)
