@@ -47,7 +47,15 @@ def _pem(value: Optional[str]) -> str:
 
 
 def resolve_endpoint(options: Any) -> tuple[Endpoint, Optional[ChildServer]]:
-    """Where an agent goes: a fresh child server, or a running one."""
+    """Where an agent goes: a fresh child server, a running one, or a fleet's pick.
+
+    `options` is True (child mode), a dict of to_dist options, or a placement
+    (any object with `place() -> dict`, e.g. a server fleet), asked once per agent.
+    """
+    if hasattr(options, "place"):
+        options = options.place()
+    elif isinstance(options, dict) and hasattr(options.get("host"), "place"):
+        options = {**options.get("host").place(), **{k: v for k, v in options.items() if k not in ("host", "port") and v is not None}}
     opts = {} if options is True else dict(options or {})  # never mutate the caller's dict
     unknown = set(opts) - _KNOWN - _V0_IGNORED
     if unknown:
