@@ -18,8 +18,7 @@ import time
 from typing import Optional
 
 from ..exception import AgentServerNotAliveError
-
-TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"
+from .codec import TOKEN_ENV
 READY_TIMEOUT_S = 120.0
 
 _session_token: Optional[str] = None

@@ -21,6 +21,8 @@ from .. import exception as exc
 from ..message import Msg
 from ._proto import agent_server_pb2 as pb
 
+TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"  # where servers and clients read the auth token from by default
+
 JSON = pb.Payload.JSON
 PICKLE = pb.Payload.PICKLE
 NONE = pb.Payload.NONE

@@ -24,7 +24,8 @@ from ..agents._hooks import HookOwner, HookRegistry, hooks_for, notify_reply_lis
 from ..exception import AgentCallError, AgentServerError
 from . import codec
 from ._proto import agent_server_pb2 as pb
-from .child import ChildServer, session_token, spawn_server, TOKEN_ENV
+from .child import ChildServer, session_token, spawn_server
+from .codec import TOKEN_ENV
 from .client import Endpoint, RpcClient
 from .placeholder import AsyncResult
 from .relay import register_proxy

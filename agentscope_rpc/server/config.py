@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-from ..rpc.child import TOKEN_ENV
+from ..rpc.codec import TOKEN_ENV
 
 
 def _opt(help_text: str, flag: Optional[str] = None, **extra: Any) -> Any:
