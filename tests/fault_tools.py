@@ -8,14 +8,19 @@ bug fails with a clear message instead of taking the machine down.
 from __future__ import annotations
 
 import os
+import queue
 import signal
+import subprocess
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Optional
 
 import psutil
 
 MB = 1024 * 1024
+TESTS = Path(__file__).resolve().parent
+FAULT_CLIENT = TESTS / "fault_client.py"  # an orchestrator in a process of its own
 
 # Detection bounds of the fault tests (generous; the figures live in bench/hardening.py)
 KILLED_BOUND_S = 5.0  # a SIGKILLed server: DESIGN §9 asks for 2 s
@@ -136,3 +141,27 @@ class SpeechCount:
 
     def _post(self, *_args) -> None:
         self.post += 1
+
+
+def script_env(token: Optional[str] = None) -> dict:
+    """Environment for a script or server of ours: the package and tests/ importable, `token` in $TOKEN_ENV."""
+    from agentscope_rpc.rpc.codec import TOKEN_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_ENV}
+    env["PYTHONPATH"] = os.pathsep.join([str(TESTS.parent), str(TESTS)])
+    if token:
+        env[TOKEN_ENV] = token
+    return env
+
+
+def lines_of(proc: subprocess.Popen) -> "queue.Queue[str]":
+    """The process's stdout lines (stripped), read by a thread; "EOF" at the end."""
+    lines: "queue.Queue[str]" = queue.Queue()
+
+    def read() -> None:
+        for line in proc.stdout:
+            lines.put(line.strip())
+        lines.put("EOF")
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
