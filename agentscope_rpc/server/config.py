@@ -258,6 +258,8 @@ class ServerConfig:
         """The config the parsed flags describe (0.1.6 flags included)."""
         values = {f.name: getattr(ns, f.name) for f in fields(cls) if hasattr(ns, f.name)}
         v0 = {k[3:]: v for k, v in vars(ns).items() if k.startswith("v0_") and v is not None}
+        for name in _v0_targets(v0):  # a 0.1.6 flag given wins over the default of its field
+            values.pop(name, None)
         return cls.from_settings(**values, **v0)
 
     def to_argv(self, include_secrets: bool = False) -> list[str]:
