@@ -295,6 +295,7 @@ class Moderator:
     def _discuss_prompt(self, name: str) -> str:
         others = [n for n in self.alive if n != name]
         facts = ""
+        found = [n for n, wolf in self.seen.items() if wolf and n in self.alive]
         if self.roles[name] == SEER and self.seen:
             facts = "You learned at night: " + "; ".join(
                 f"{n} is {'a WEREWOLF' if wolf else 'not a werewolf'}" for n, wolf in self.seen.items()) + ". "
@@ -303,8 +304,12 @@ class Moderator:
             if partners:
                 facts = f"Never accuse your partner {partners[0]}. "
                 others = [n for n in others if n not in partners]
+        example = found[0] if self.roles[name] == SEER and found else self.rng.choice(others)
+        reason = P.SEER_REASON.format(target=example) if example in found and self.roles[name] == SEER \
+            else self.rng.choice(P.REASONS)
         return self.prompts["day_discuss"].format(
-            name=name, facts=facts, alive=P.list_names(self.alive), options=P.list_names(others))
+            name=name, facts=facts, alive=P.list_names(self.alive), options=P.list_names(others),
+            example=example, reason=reason)
 
     # -- the end -----------------------------------------------------------------------
     def _finish(self, winner: str, reason: str, rnd: int) -> GameResult:

@@ -420,19 +420,29 @@ class WerewolfPlayer(DialogAgent):
                     {"role": "user", "content": f"Your answer could not be used: {exc}. {self.instruction}"},
                 ]
                 continue
-            return self._decided(content, {"attempts": attempt})
-        return self._decided({k: None for k in keys}, {
+            return self._decided(action, content, {"attempts": attempt})
+        return self._decided(action, {k: None for k in keys}, {
             "attempts": self.max_retries + 1, "parse_failed": True, "parse_error": str(error), "raw": text,
         })
 
-    def _decided(self, content: dict, metadata: dict) -> Msg:
+    def _decided(self, action: str, content: dict, metadata: dict) -> Msg:
         self.instruction = ""
         msg = Msg(self.name, content, role="assistant", metadata=metadata)
         if self.memory is not None:  # remember the choice in words, not the JSON around it
-            choice = content.get("target", content.get("poison"))
-            said = f"I chose {choice}." if choice not in (None, "") else "I chose nobody."
-            self.memory.add(Msg(self.name, said, role="assistant"))
+            self.memory.add(Msg(self.name, self._in_words(action, content), role="assistant"))
         return msg
+
+    def _in_words(self, action: str, content: dict) -> str:
+        words = self.prompt_set["remember"]
+        target = content.get("target")
+        if action == "witch":
+            poison = content.get("poison")
+            if content.get("heal") is True or str(content.get("heal")).lower() == "true":
+                return words["heal"]
+            return words["poison"].format(target=poison) if poison not in (None, "", NO_ONE) else words["nothing"]
+        if target in (None, "", NO_ONE):
+            return "I pass." if action == "vote" else words["nothing"]
+        return words[action].format(target=target)
 
     def _json_args(self, action: str, keys: list, options: list) -> dict:
         if not isinstance(self.model, LlamaCppChatWrapper):

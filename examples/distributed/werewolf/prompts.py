@@ -52,6 +52,8 @@ PLAIN = {
     "roles": _ROLE_NOTES,
     "wolf_discuss": "{name}, whisper to your partner in one short sentence: who should die tonight?",
     "day_discuss": "{name}, your turn: in one or two short sentences, who do you suspect, and why?",
+    "remember": {"kill": "We take {target}.", "check": "I check {target}.", "vote": "I vote for {target}.",
+                 "heal": "I save the victim.", "poison": "I poison {target}.", "nothing": "I pass."},
     "formats": {
         "kill": 'Answer in JSON only, like {{"speak": "We take {example}.", "target": "{example}"}}',
         "check": 'Answer in JSON only, like {{"speak": "I check {example}.", "target": "{example}"}}',
@@ -76,8 +78,8 @@ COACHED = {
         "who should die tonight, in one short sentence."
     ),
     "day_discuss": (
-        "{name}, your turn to speak. {facts}Still alive: {alive}. Say in one short sentence "
-        "which one of {options} you suspect, and why. Start with the name."
+        "{name}, your turn to speak. {facts}Still alive: {alive}. In one short sentence, say "
+        "which one of {options} you suspect and why, like: \"I suspect {example}, because {reason}.\""
     ),
     "formats": {
         "kill": 'Answer with JSON only: {{"target": "{example}"}}, naming one of the options.',
@@ -90,8 +92,14 @@ COACHED = {
         ),
     },
     "keys": {"kill": ["target"], "check": ["target"], "vote": ["target"], "witch": ["heal", "poison"]},
+    "remember": {"kill": "I want {target} tonight.", "check": "I look into {target}.", "vote": "I vote for {target}.",
+                 "heal": "I heal the victim.", "poison": "I poison {target}.", "nothing": "I keep my potions."},
     "enum_targets": True,  # where the backend takes a grammar, only legal names can be written
 }
+
+REASONS = ("they were very quiet", "they accused others too fast", "their vote made no sense",
+           "they keep changing their story")
+SEER_REASON = "I saw at night that {target} is a werewolf"
 
 PROMPT_SETS = {"plain": PLAIN, "coached": COACHED}
 DEFAULT_PROMPTS = "coached"

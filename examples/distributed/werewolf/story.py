@@ -264,8 +264,8 @@ def story_from_transcript(path: str) -> tuple:
                 events = data["events"]
         elif kind == "message":
             told = (data.get("metadata") or {}).get("narration")
-            if told:
-                narration.append(told)
+            if told:  # the text the audience saw, not the copy in the metadata
+                narration.append(dict(told, speaker=data.get("name"), text=str(data.get("content"))))
             elif data.get("name") in seats:
                 speeches.append((rnd, data["name"]))
     return narration, events or [], seats, speeches
