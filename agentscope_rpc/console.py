@@ -187,6 +187,7 @@ class ConsolePrinter:
         self._held: "OrderedDict[Any, Any]" = OrderedDict()
         self._colour_of: dict = {}
         self._word = ""  # the unfinished word at the end of the open line (held for wrapping)
+        self._fresh = True
         self._space = ""  # spaces before it, written only if the next word fits
         self._texts: dict = {}  # live events: msg id -> text so far
         self._chunked: set = set()  # live events: ids whose chunks were shown
@@ -270,6 +271,7 @@ class ConsolePrinter:
             line.owner = (self, msg_id)
         self._open_id, self._open_name, self._printed = msg_id, name, ""
         self._word = self._space = ""
+        self._fresh = True  # nothing written after the name yet: leading spaces are dropped
 
     def _text(self, text: str) -> None:
         """Write `text` on the open line, wrapping between words."""
@@ -283,6 +285,7 @@ class ConsolePrinter:
                 self.out.write(self._prefix(self._open_name))
                 line.column = len(self._open_name) + 2
                 line.owner = (self, self._open_id)
+                self._space, self._fresh = "", True
             pending = self._word + text
             self._word = ""
             parts = _split_words(pending)
@@ -297,8 +300,8 @@ class ConsolePrinter:
         if part.isspace():
             if "\n" in part:
                 out.write("\n" + " " * indent)
-                line.column, self._space = indent, ""
-            else:
+                line.column, self._space, self._fresh = indent, "", True
+            elif not self._fresh:
                 self._space += part
             return
         width = self.width()
@@ -308,7 +311,7 @@ class ConsolePrinter:
         else:
             out.write(self._space)
             line.column += len(self._space)
-        self._space = ""
+        self._space, self._fresh = "", False
         out.write(part)
         line.column += len(part)
 

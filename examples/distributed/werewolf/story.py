@@ -217,8 +217,8 @@ def _check_day(read: _Reader, rnd: int, day: dict, alive: list, seats: list, fal
         problems.append(f"day {rnd}: tally {tally[0]['text']!r} does not follow from the ballots {dict(counts)}")
     ranked = counts.most_common()
     out = ranked[0][0] if ranked and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]) else None
-    said_out = re.search(r"(\w+) is eliminated", tally[0]["text"])
-    if (said_out.group(1) if said_out else None) != out or out != day["eliminated"]:
+    said_out = [n for n in seats if re.search(rf"\b{n} is eliminated", tally[0]["text"])]
+    if (said_out[0] if said_out else None) != out or out != day["eliminated"]:
         problems.append(f"day {rnd}: {tally[0]['text']!r} but the ballots eliminate {out}")
     return problems
 
