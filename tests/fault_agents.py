@@ -185,13 +185,14 @@ class Box:
 
 
 class Inspector(AgentBase):
-    """Reports what it received: the pickled bytes of its argument, as hex."""
+    """Reports what it received, pickled (as hex): the argument, and the reference of a boxed placeholder."""
 
-    def inspect(self, box: Box) -> str:
-        """The argument as this server holds it (a placeholder stays a reference)."""
+    def inspect(self, box: Box) -> dict:
+        """{"arg": the Box as this server holds it, "ref": what its placeholder points with}."""
         import cloudpickle
 
-        return cloudpickle.dumps(box).hex()
+        ref = getattr(box.value, "ref", None)  # kept after the value arrived
+        return {"arg": cloudpickle.dumps(box).hex(), "ref": cloudpickle.dumps(ref).hex()}
 
     def reply(self, x: Optional[Msg] = None) -> Msg:
         return Msg(self.name, label_of(x))

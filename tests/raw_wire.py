@@ -12,6 +12,8 @@ this module needs adapting:
   stream; "session": a frame on a `Session`).  Tests parametrize over it.
 - `call`, `start_call`, `create`, `fetch`, `manage`: one operation each,
   answered by an `Outcome` (a gRPC status, or the call's result / error).
+- `fetch_with_ref`, `ref_credentials`, `wire_form`: what a placeholder
+  reference carries and lets its holder do.
 - `raw_rpc`: any method by name with an arbitrary byte body (fuzz, size).
 - `auth_metadata`: how a caller presents its token.
 - `json_args`, `pickle_payload`, `marker_pickle`: argument payloads.
@@ -161,6 +163,11 @@ def json_args(*args: Any, **kwargs: Any) -> pb.Payload:
     payload = codec.encode_args(args, kwargs)
     assert payload.kind == pb.Payload.JSON, "json_args takes JSON-able values only"
     return payload
+
+
+def wire_form(value: Any) -> bytes:
+    """The bytes a client puts on the wire for `value` as a call's only argument."""
+    return codec.encode_args((value,), {}).data
 
 
 def pickle_payload(data: bytes) -> pb.Payload:
@@ -361,6 +368,23 @@ def fetch(target: Target, task_id: str, via: str = "unary", timeout: float = 30.
         return session.wait(ident, timeout)
     finally:
         session.close()
+
+
+def ref_credentials(ref: Any) -> list:
+    """Every non-empty string a placeholder reference carries (whatever authorises its fetch)."""
+    import dataclasses
+
+    values = [getattr(ref, f.name) for f in dataclasses.fields(ref)] if dataclasses.is_dataclass(ref) else list(vars(ref).values())
+    return [v for v in values if isinstance(v, str) and v]
+
+
+def fetch_with_ref(ref: Any, task_id: Optional[str] = None, via: str = "unary", timeout: float = 30.0) -> Outcome:
+    """Fetch `task_id` (default: the ref's own) presenting what a server holding `ref` would present."""
+    target = Target(ref.host, ref.port, ref.token)
+    try:
+        return fetch(target, task_id or ref.task_id, via=via, timeout=timeout)
+    finally:
+        target.close()
 
 
 def manage(target: Target, method: str, request: Any = None, timeout: float = 10.0) -> Outcome:
