@@ -16,10 +16,15 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	$(PY) -m pip install -q -e ".[local,web,dev]"
 	touch $@
 
-# System tools used by the multi-host tests (network namespaces); root only.
+# System tools used by the tests, root only: network namespaces (iproute2) for
+# the multi-host tests, Debian's Chromium for the live-page browser test
+# (Playwright drives /usr/bin/chromium; it never downloads a browser).
 sysdeps:
 	@if ! command -v ip >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; fi
+	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's chromium for the browser test (a minute or two) ..."; \
+		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; fi
 
 demo: $(VENV)/.installed
 	$(PY) examples/distributed/werewolf/main.py
