@@ -20,7 +20,8 @@ from typing import Any, Callable, Optional
 import cloudpickle
 
 from .. import speech
-from ..agents._hooks import HookOwner, HookRegistry, hooks_for, notify_reply_listeners, run_post_reply_hooks, run_pre_hooks
+from ..agents.hooks import (HookOwner, HookRegistry, has_hooks, notify_reply_listeners, run_post_observe, run_post_reply,
+                           run_pre_observe, run_pre_reply)
 from ..exception import AgentCallError, AgentServerError
 from . import codec
 from ._proto import agent_server_pb2 as pb
@@ -202,18 +203,17 @@ class RemoteAgent(HookOwner):
     def observe(self, x: Any) -> None:
         """Queue `x` into the remote agent's memory; returns at once."""
         self._raise_deferred()
-        x = run_pre_hooks(self, "pre_observe", x)
+        x = run_pre_observe(self, x)
         placeholder = self._client.call(self._agent_id, "observe", (x,), {}, speech.current_sinks())
-        placeholder.add_done_callback(self._observed)
+        placeholder.add_done_callback(functools.partial(self._observed, x))
 
-    def _observed(self, placeholder: AsyncResult) -> None:
+    def _observed(self, x: Any, placeholder: AsyncResult) -> None:
         error = placeholder.exception(0)
         if error is not None:
             log.warning("observe on %s failed: %s", self, error)
             self._deferred = error
         else:
-            for hook in hooks_for(self, "post_observe"):
-                hook(self)
+            run_post_observe(self, x)
 
     def _raise_deferred(self) -> None:
         error, self._deferred = self._deferred, None
@@ -224,12 +224,9 @@ class RemoteAgent(HookOwner):
         self._raise_deferred()
         on_result: Optional[Callable[[Any], Any]] = None
         if method == "reply":
-            if args:
-                args = (run_pre_hooks(self, "pre_reply", args[0]),) + tuple(args[1:])
-            elif "x" in kwargs:
-                kwargs = dict(kwargs, x=run_pre_hooks(self, "pre_reply", kwargs["x"]))
-            if hooks_for(self, "post_reply"):
-                on_result = functools.partial(run_post_reply_hooks, self)
+            args, kwargs = run_pre_reply(self, args, kwargs)
+            if has_hooks(self, "post_reply"):
+                on_result = functools.partial(run_post_reply, self, args, kwargs)
         placeholder = self._client.call(
             self._agent_id,
             method,

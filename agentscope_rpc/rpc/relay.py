@@ -19,7 +19,7 @@ import weakref
 from typing import Any, Callable, Iterable, Optional
 
 from .. import runtime, speech
-from ..agents._hooks import run_notify_hooks, run_pre_hooks
+from ..agents.hooks import run_post_speak, run_pre_speak
 from ..exception import StreamCancelledError
 from ..message import Msg
 
@@ -94,7 +94,7 @@ class SpeakAssembler:
         owner = proxy_for(agent_id)
         shown = msg
         if owner is not None and error is None:
-            shown = run_pre_hooks(owner, "pre_speak", msg, stream, last)
+            shown = run_pre_speak(owner, msg, stream, last)
         try:
             event = speech.SpeakEvent(shown, stream, last, seq, agent_id, error)
             if not speech.publish(event, self._sinks):
@@ -102,7 +102,7 @@ class SpeakAssembler:
         except StreamCancelledError:
             pass  # the consumer is gone (the call is being cancelled with it)
         if done and owner is not None:
-            run_notify_hooks(owner, "post_speak")
+            run_post_speak(owner)
 
     def abort(self, error: Optional[BaseException]) -> None:
         """The stream ended while messages were open: end each with an error."""
