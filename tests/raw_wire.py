@@ -347,6 +347,11 @@ def create(target: Target, request: pb.CreateAgentRequest, via: str = "unary", t
         session.close()
 
 
+def fetch_message(task_id: str, ident: Optional[str] = None) -> pb.Fetch:
+    """A Fetch for a session frame; answered under `ident` (fresh unless given)."""
+    return pb.Fetch(token=ident or new_task_id(), request=pb.FetchRequest(task_id=task_id))
+
+
 def fetch(target: Target, task_id: str, via: str = "unary", timeout: float = 30.0) -> Outcome:
     """Read a call's result by task id, presenting `target`'s token."""
     if via == "unary":
@@ -363,9 +368,9 @@ def fetch(target: Target, task_id: str, via: str = "unary", timeout: float = 30.
         return outcome
     session = RawSession(target, timeout)
     try:
-        ident = new_task_id()
-        session.send(fetches=[pb.Fetch(token=ident, request=pb.FetchRequest(task_id=task_id))])
-        return session.wait(ident, timeout)
+        message = fetch_message(task_id)
+        session.send(fetches=[message])
+        return session.wait(message.token, timeout)
     finally:
         session.close()
 
