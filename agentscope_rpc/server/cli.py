@@ -19,6 +19,7 @@ from typing import Callable, Optional
 
 from ..exception import (
     AgentCallError,
+    AgentCreationError,
     AgentServerNotAliveError,
     AuthenticationError,
     ModelConfigError,
@@ -29,7 +30,8 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_REFUSED, EXIT_INTERRUPTE
 EXIT_CODES = {
     EXIT_OK: "done",
     EXIT_ERROR: "unexpected error (a bug: rerun with --debug and report the traceback)",
-    EXIT_USAGE: "bad command line or configuration (a flag, a value, a file that cannot be read, a weak token)",
+    EXIT_USAGE: "bad command line or configuration (a flag, a value, a file that cannot be read, a weak token, "
+                "an agent the server cannot create)",
     EXIT_UNREACHABLE: "network: the address cannot be bound (start) or the server cannot be reached",
     EXIT_REFUSED: "refused by the server: wrong or missing token",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C), after cleaning up",
@@ -46,6 +48,8 @@ def classify(err: BaseException) -> tuple[int, str]:
     if isinstance(err, AgentServerNotAliveError):
         return EXIT_UNREACHABLE, first
     if isinstance(err, (ModelConfigError, ValueError)):
+        return EXIT_USAGE, first
+    if isinstance(err, AgentCreationError):  # a class or model config the server cannot use
         return EXIT_USAGE, first
     if isinstance(err, OSError):
         if err.filename is not None:  # a file the command needs
@@ -90,6 +94,8 @@ def _serve(config: ServerConfig) -> int:
     )
     classes = load_class_file(config.class_file) if config.class_file else []
     stopped_by: list = []
+    if config.watch_stdin:  # a child server: Ctrl-C in the terminal is its parent's to handle
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it (closes its stdin)
 
     async def main() -> None:
         server = build_server(config, classes)
@@ -111,8 +117,8 @@ def _serve(config: ServerConfig) -> int:
                     loop.call_soon_threadsafe(server.request_stop)
 
             threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-        for sig in (signal.SIGTERM, signal.SIGINT):  # before READY: a stop right after it is clean
-            loop.add_signal_handler(sig, on_signal, sig)
+        for sig in (signal.SIGTERM,) if config.watch_stdin else (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal, sig)  # before READY: a stop right after it is clean
         name = f" {config.server_id}" if config.server_id else ""
         print(f"agent server{name} listening on {config.host}:{port} (pid {os.getpid()})",
               file=sys.stderr, flush=True)
