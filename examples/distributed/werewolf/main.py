@@ -38,7 +38,7 @@ except ImportError:  # a source checkout that was not pip-installed
 
 from agentscope_rpc import runtime
 from agentscope_rpc.agents import AgentBase
-from agentscope_rpc.console import ConsolePrinter
+from agentscope_rpc.console import ConsolePrinter, route_logging
 from agentscope_rpc.message import Msg
 from agentscope_rpc.server import RpcAgentServerLauncher
 from agentscope_rpc.streaming import pipeline, put_into_stream
@@ -296,6 +296,7 @@ def main(argv: Optional[list] = None) -> int:
     """Entry point; returns the exit status."""
     args = parse_args(argv)
     agentscope_rpc.init(logger_level="WARNING")
+    route_logging()  # log lines land on their own line, never inside a streamed one
     printer = ConsolePrinter(color=args.color, styles={MODERATOR: "bold"})
     runtime.default().set_printer(printer)
     try:

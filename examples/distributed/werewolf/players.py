@@ -123,7 +123,7 @@ class PolicyModel(ModelWrapperBase):
     def _call(self, messages: list, stream: bool, **kwargs: Any) -> ModelResponse:
         del kwargs
         self.calls += 1
-        if self.delay:
+        if self.delay and not stream:
             time.sleep(self.delay)  # stands in for the latency of a real model
         last = str(messages[-1].get("content")) if messages else ""
         options = _last_options(messages)
@@ -147,8 +147,16 @@ class PolicyModel(ModelWrapperBase):
                 pick = next((p for p in self.prefer if p in legal), None) or random.Random(digest).choice(legal)
             text = self.talk.format(pick=pick) if pick else "I am listening carefully."
         if stream:
-            return ModelResponse(stream=iter(re.findall(r"\s*\S+", text)))
+            return ModelResponse(stream=_paced(re.findall(r"\s*\S+", text), self.delay))
         return ModelResponse(text=text)
+
+
+def _paced(words: list, delay: float) -> Iterator[str]:
+    """Words one by one, `delay` seconds spread over them (a model's token pace)."""
+    for word in words:
+        if delay:
+            time.sleep(delay / max(1, len(words)))  # stands in for a model's token latency
+        yield word
 
 
 def _last_options(messages: list) -> list:
