@@ -248,9 +248,18 @@ def run_terminal(args: argparse.Namespace, printer: ConsolePrinter) -> int:
             for event in encoder.encode(item):
                 if writer:
                     writer.write(event)
-                if event.type == "put" and isinstance(event.data, dict) and event.data.get("type") == "result":
+                kind = event.data.get("type") if event.type == "put" and isinstance(event.data, dict) else None
+                if kind == "result":
                     result = event.data
-                if not args.quiet:
+                if args.quiet:
+                    continue
+                if kind == "cast":  # the seating, one line per player
+                    for player in event.data["players"]:
+                        printer.print(f"  {player['name']:<6} {player['badge']:<9} on {player['where']}")
+                elif kind == "result":
+                    printer.print(f"\nSurvivors: {', '.join(result['alive']) or 'nobody'}")
+                    printer.print(f"=== {result['title']} ===")
+                else:
                     printer.show_event(event)
     except PlayersLostError as err:
         _finish(writer, encoder, "error", err)
