@@ -52,7 +52,6 @@ import importlib.util
 import random
 import sys
 from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -81,46 +80,8 @@ GameError, PlayersLostError, Potions = R.GameError, R.PlayersLostError, R.Potion
 assign_roles, resolve_name, says_abstain, tally, winner_of = (
     R.assign_roles, R.resolve_name, R.says_abstain, R.tally, R.winner_of,
 )
+Line, Decision, GameResult = R.Line, R.Decision, R.GameResult
 MODERATOR = "Moderator"
-
-
-@dataclass
-class Line:
-    """One line of narration.  `channel`: None (everyone) or who alone hears it."""
-
-    kind: str  # phase announce private decision fallback ballot tally dawn reveal result
-    speaker: str
-    text: str
-    round: int
-    channel: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        """Plain JSON-able form (message metadata, transcripts)."""
-        return asdict(self)
-
-
-@dataclass
-class Decision:
-    """What the rules engine made of one answer."""
-
-    target: Optional[str]
-    fallback: bool = False
-    attempts: int = 1
-    content: dict = field(default_factory=dict)
-
-
-@dataclass
-class GameResult:
-    """How a game ended, with its facts (`events`) and its narration."""
-
-    winner: str  # WEREWOLVES | VILLAGE | DRAW
-    reason: str
-    rounds: int
-    alive: list
-    roles: dict
-    events: list = field(default_factory=list)  # (kind, round, details)
-    fallbacks: int = 0  # answers the moderator had to make up (no usable JSON)
-    narration: list = field(default_factory=list)  # Line
 
 
 class Moderator:

@@ -1,6 +1,7 @@
-"""Werewolf's rules as pure functions: roles, names, tallies, potions, winners.
+"""Werewolf's rules as pure functions (roles, names, tallies, potions, winners) and its records.
 
-No model, no transport, no I/O: `game.Moderator` applies these.
+No model, no transport, no I/O: `game.Moderator` applies these and records
+the game in `Line`s (narration), `Decision`s and a `GameResult`.
 """
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import difflib
 import random
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
 WEREWOLF, VILLAGER, SEER, WITCH = "werewolf", "villager", "seer", "witch"
@@ -111,3 +112,42 @@ class Potions:
             self.poison = False
             return False, target
         return False, None
+
+
+@dataclass
+class Line:
+    """One line of narration.  `channel`: None (everyone) or who alone hears it."""
+
+    kind: str  # phase announce private decision fallback ballot tally dawn reveal result
+    speaker: str
+    text: str
+    round: int
+    channel: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        """Plain JSON-able form (message metadata, transcripts)."""
+        return asdict(self)
+
+
+@dataclass
+class Decision:
+    """What the rules engine made of one answer."""
+
+    target: Optional[str]
+    fallback: bool = False
+    attempts: int = 1
+    content: dict = field(default_factory=dict)
+
+
+@dataclass
+class GameResult:
+    """How a game ended, with its facts (`events`) and its narration."""
+
+    winner: str  # WEREWOLVES | VILLAGE | DRAW
+    reason: str
+    rounds: int
+    alive: list
+    roles: dict
+    events: list = field(default_factory=list)  # (kind, round, details)
+    fallbacks: int = 0  # answers the moderator had to make up (no usable JSON)
+    narration: list = field(default_factory=list)  # Line
