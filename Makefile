@@ -33,10 +33,11 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 		echo "==> [3/4] $(LLAMA), the embedded model's runtime: compiling llama.cpp from source,"; \
 		echo "    about 5 minutes on 2 idle cores, 30 minutes or more on a busy machine (pip caches the"; \
 		echo "    wheel: the next build takes seconds). Progress below; full log: $(VENV)/llama-build.log"; \
+		compiling=$$SECONDS; \
 		{ $(PY) -m pip install -v "$(LLAMA)" 2>&1 | tee $(VENV)/llama-build.log | \
 		while IFS= read -r line; do \
 			if [[ $$line =~ ^\ *\[([0-9]+)/([0-9]+)\] ]]; then \
-				n=$${BASH_REMATCH[1]}; m=$${BASH_REMATCH[2]}; pct=$$((100 * n / m)); el=$$((SECONDS - start)); \
+				n=$${BASH_REMATCH[1]}; m=$${BASH_REMATCH[2]}; pct=$$((100 * n / m)); el=$$((SECONDS - compiling)); \
 				if (( pct / 5 != $${last:--1} )); then last=$$((pct / 5)); \
 					printf '    compiling llama.cpp: %3d%% (step %d of %d, %dm%02ds so far)\n' $$pct $$n $$m $$((el / 60)) $$((el % 60)); fi; \
 			elif [[ $$line =~ (^ERROR|error:|Building\ wheel\ for|Created\ wheel|Successfully\ installed) ]]; then \
