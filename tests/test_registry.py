@@ -92,6 +92,8 @@ def test_installed_classes_and_non_agents() -> None:
         registry.resolve("OrderedDict", "collections", b"")
     with pytest.raises(AgentCreationError, match="unknown agent class 'Nope'"):
         registry.resolve("Nope", "no_such_module_anywhere", b"")
+    with pytest.raises(AgentCreationError, match="bad class name"):
+        registry.resolve("__class__.__base__", "agentscope_rpc", b"")
 
 
 def test_agent_dir_files_load_and_broken_ones_are_skipped(tmp_path: Path) -> None:

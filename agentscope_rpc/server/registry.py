@@ -162,6 +162,8 @@ class AgentClassRegistry:
             return None, f"{type(err).__name__}: {err}"
         obj: object = mod
         for part in class_name.split("."):
+            if part.startswith("__"):  # a qualified name, not a walk through dunder attributes
+                return None, f"bad class name {class_name!r}"
             obj = getattr(obj, part, None)
             if obj is None:
                 return None, ""
