@@ -3,8 +3,8 @@
 `HookRegistry` holds one object's (or one class's) hooks by type and name;
 each registered function is wrapped once in a `Hook` recording its calling
 style, so the runners in `agentscope_rpc.agents.hooks` never inspect a
-signature per call.  Class-level chains are cached per MRO and invalidated
-whenever a class registry changes.
+signature per call.  Class-level chains are cached per class (or per a
+proxy's `_hook_mro`) and dropped whenever a class registry changes.
 """
 from __future__ import annotations
 
@@ -23,6 +23,20 @@ HOOK_TYPES = (
 
 SEED, V0 = 0, 1  # calling styles: the seed tutorial's, AgentScope 0.1.6's
 _EMPTY: tuple = ()
+_EMPTY_DICT: dict = {}
+_NO_CHAINS: dict = {hook_type: _EMPTY for hook_type in HOOK_TYPES}
+
+# How many hooks of each type are registered anywhere (object or class level).
+# Zero means "none can apply", the runners' fast exit; counted up before a hook
+# is published and down after it is withdrawn, so it never reads 0 too early.
+_REGISTERED: dict = {hook_type: 0 for hook_type in HOOK_TYPES}
+_COUNT_LOCK = threading.Lock()
+
+
+def _count(hook_type: str, delta: int) -> None:
+    if delta:
+        with _COUNT_LOCK:
+            _REGISTERED[hook_type] = max(0, _REGISTERED[hook_type] + delta)
 
 
 def check_hook_type(hook_type: str) -> None:
@@ -94,35 +108,30 @@ class Hook:
 
 # -- registries -------------------------------------------------------------------
 class _ClassChains:
-    """Cache of class-level chains per MRO, invalidated by any class registry change."""
+    """Class-level chains per class (or per `_hook_mro`), dropped on any class registry change.
+
+    A change first updates the registry, then swaps in an empty cache; a
+    reader stores what it computed into the cache it started from, so a
+    chain computed before a change never outlives it.
+    """
 
     def __init__(self) -> None:
-        self.version = 0
-        self._cache: dict = {}  # mro tuple -> (version, {hook_type: tuple of Hook})
-        self._lock = threading.Lock()
+        self.cache: dict = {}  # class or mro tuple -> {hook_type: tuple of Hook}
 
     def changed(self) -> None:
-        with self._lock:
-            self.version += 1
-            self._cache = {}
+        self.cache = {}
 
-    def chain(self, mro: tuple, hook_type: str) -> tuple:
-        entry = self._cache.get(mro)
-        if entry is not None and entry[0] == self.version:
-            found = entry[1].get(hook_type)
-            if found is not None:
-                return found
-        version = self.version
+    def compute(self, cache: dict, key: Any, mro: tuple, hook_type: str) -> tuple:
         hooks: list = []
         for klass in mro:
             registry = klass.__dict__.get("_class_hooks")
-            if registry:
+            if registry is not None:
                 hooks.extend(registry.chain(hook_type))
         found = tuple(hooks) if hooks else _EMPTY
-        if entry is None or entry[0] != version:
-            entry = (version, {})
-            self._cache[mro] = entry
-        entry[1][hook_type] = found
+        per = cache.get(key)
+        if per is None:
+            per = cache.setdefault(key, {})
+        per[hook_type] = found
         return found
 
 
@@ -140,16 +149,17 @@ class HookRegistry:
 
     def __init__(self, class_level: bool = False) -> None:
         self._hooks: dict[str, dict[str, Hook]] = {}
-        self._chains: dict[str, tuple] = {}
+        self._chains: dict[str, tuple] = _NO_CHAINS  # every type present; replaced, never mutated
         self._class_level = class_level
 
     def _changed(self, hook_type: Optional[str]) -> None:
         if hook_type is None:
-            self._chains = {}
+            self._chains = _NO_CHAINS
         else:
             hooks = self._hooks.get(hook_type)
-            self._chains = dict(self._chains)
-            self._chains[hook_type] = tuple(hooks.values()) if hooks else _EMPTY
+            chains = dict(self._chains)
+            chains[hook_type] = tuple(hooks.values()) if hooks else _EMPTY
+            self._chains = chains  # readers see the old dict or the new one, never half of it
         if self._class_level:
             _CLASS_CHAINS.changed()
 
@@ -158,7 +168,10 @@ class HookRegistry:
         check_hook_type(hook_type)
         if not callable(func):
             raise TypeError(f"hook {name!r} is not callable")
-        self._hooks.setdefault(hook_type, {})[name] = Hook(hook_type, name, func)
+        hooks = self._hooks.setdefault(hook_type, {})
+        if name not in hooks:
+            _count(hook_type, 1)
+        hooks[name] = Hook(hook_type, name, func)
         self._changed(hook_type)
 
     def remove(self, hook_type: str, name: str) -> bool:
@@ -167,25 +180,23 @@ class HookRegistry:
         removed = self._hooks.get(hook_type, {}).pop(name, None) is not None
         if removed:
             self._changed(hook_type)
+            _count(hook_type, -1)
         return removed
 
     def clear(self, hook_type: Optional[str] = None) -> None:
         """Remove every hook (of `hook_type`, or of all types)."""
         if hook_type is None:
-            self._hooks.clear()
+            dropped, self._hooks = self._hooks, {}
         else:
             check_hook_type(hook_type)
-            self._hooks.pop(hook_type, None)
+            dropped = {hook_type: self._hooks.pop(hook_type, {})}
         self._changed(hook_type)
+        for kind, hooks in dropped.items():
+            _count(kind, -len(hooks))
 
     def chain(self, hook_type: str) -> tuple:
         """The hooks of `hook_type` in run order (a cached tuple of `Hook`)."""
-        found = self._chains.get(hook_type)
-        if found is None:
-            hooks = self._hooks.get(hook_type)
-            found = tuple(hooks.values()) if hooks else _EMPTY
-            self._chains = {**self._chains, hook_type: found}
-        return found
+        return self._chains[hook_type]
 
     def get(self, hook_type: str) -> list[Callable]:
         """The functions of `hook_type`, in registration order."""
@@ -204,23 +215,28 @@ class HookRegistry:
         return (HookRegistry, (self._class_level,))
 
 
-_EMPTY_DICT: dict = {}
-
-
-def _own_chain(obj: Any, hook_type: str) -> tuple:
-    registry = getattr(obj, "__dict__", _EMPTY_DICT).get("_object_hooks")
-    return _EMPTY if registry is None else registry.chain(hook_type)
 
 
 def _class_chain(obj: Any, hook_type: str) -> tuple:
     # agents define `_hook_mro = None`, so this lookup never raises for them
-    mro = getattr(obj, "_hook_mro", None) or type(obj).__mro__
-    return _CLASS_CHAINS.chain(mro, hook_type)
+    mro = getattr(obj, "_hook_mro", None)
+    key = type(obj) if mro is None else mro
+    cache = _CLASS_CHAINS.cache
+    per = cache.get(key)
+    if per is not None:
+        found = per.get(hook_type)
+        if found is not None:
+            return found
+    return _CLASS_CHAINS.compute(cache, key, mro or type(obj).__mro__, hook_type)
 
 
 def chain(obj: Any, hook_type: str) -> tuple:
     """The `Hook`s of `hook_type` that apply to `obj`: object level, then class level."""
-    own, cls = _own_chain(obj, hook_type), _class_chain(obj, hook_type)
+    if not _REGISTERED[hook_type]:
+        return _EMPTY
+    registry = getattr(obj, "__dict__", _EMPTY_DICT).get("_object_hooks")
+    own = _EMPTY if registry is None else registry._chains[hook_type]  # pylint: disable=protected-access
+    cls = _class_chain(obj, hook_type)
     if not own:
         return cls
     return own + cls if cls else own
@@ -228,7 +244,12 @@ def chain(obj: Any, hook_type: str) -> tuple:
 
 def has_hooks(obj: Any, hook_type: str) -> bool:
     """True if any hook of `hook_type` applies to `obj` (cheap; no allocation)."""
-    return bool(_own_chain(obj, hook_type) or _class_chain(obj, hook_type))
+    if not _REGISTERED[hook_type]:
+        return False
+    registry = getattr(obj, "__dict__", _EMPTY_DICT).get("_object_hooks")
+    if registry is not None and registry._chains[hook_type]:  # pylint: disable=protected-access
+        return True
+    return bool(_class_chain(obj, hook_type))
 
 
 def hooks_for(obj: Any, hook_type: str) -> list[Callable]:
