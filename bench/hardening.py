@@ -45,7 +45,6 @@ sys.path[:0] = [p for p in (ROOT, TESTS) if p not in sys.path]
 
 import raw_wire as raw  # noqa: E402
 from agentscope_rpc import runtime  # noqa: E402
-from agentscope_rpc.exception import AgentServerNotAliveError  # noqa: E402
 from agentscope_rpc.message import Msg  # noqa: E402
 from agentscope_rpc.server import RpcAgentServerLauncher  # noqa: E402
 from dist_agents import Appender  # noqa: E402
@@ -145,8 +144,8 @@ def tokenless_max_size(args: argparse.Namespace) -> None:
                                          range(args.requests)))
             after = rss_mb(server.pid)
             codes = sorted({o.status.name if o.status else "OK" for o in outcomes})
-            emit("tokenless_max_size", kind=kind, method=method, requests=args.requests, body_mib=round(size / 2**20, 2),
-                 parallel=20, statuses=codes, server_peak_growth_mb=round(watch.growth_mb, 1),
+            emit("tokenless_max_size", kind=kind, method=method, requests=args.requests,
+                 body_mib=round(size / 2**20, 2), parallel=20, statuses=codes, server_peak_growth_mb=round(watch.growth_mb, 1),
                  server_growth_after_mb=round(after - before, 1), target="<= 50 MB",
                  met=codes == ["UNAUTHENTICATED"] and watch.growth_mb <= 50)
         finally:

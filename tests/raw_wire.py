@@ -16,6 +16,7 @@ this module needs adapting:
   reference carries and lets its holder do.
 - `raw_rpc`: any method by name with an arbitrary byte body (fuzz, size).
 - `auth_metadata`: how a caller presents its token.
+- `RawSession`, `Outcome` (from tests/raw_session.py): the Session stream.
 - `json_args`, `pickle_payload`, `marker_pickle`: argument payloads.
 """
 from __future__ import annotations
@@ -25,15 +26,15 @@ import os
 import queue
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Optional
 
 import grpc
 
 from agentscope_rpc.rpc import codec
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
 from agentscope_rpc.rpc._proto import agent_server_pb2_grpc as pb_grpc
+from raw_session import Outcome, RawSession, apply_event, from_rpc_error
 
 SERVICE = "agentscope_rpc.AgentServer"
 CALL_TRANSPORTS = ("call", "session")
@@ -84,10 +85,6 @@ class Target:
         """A target for a conftest `ServerHandle`; `token=None` presents none."""
         return cls(server.host, server.port, server.token if token == "default" else token)
 
-    def with_token(self, token: Optional[str]) -> "Target":
-        """The same server, presenting another token (shares the channel)."""
-        return Target(self.host, self.port, token, self.channel())
-
     def channel(self) -> grpc.Channel:
         """A plain channel with large message limits (made once)."""
         if self._channel is None:
@@ -105,56 +102,6 @@ class Target:
         if self._channel is not None:
             self._channel.close()
             self._channel = None
-
-
-@dataclass
-class Outcome:
-    """How one raw request ended."""
-
-    status: Optional[grpc.StatusCode] = None  # None: answered (see result/error/created/reply)
-    details: str = ""
-    result: Optional[pb.Payload] = None
-    error: Optional[pb.RemoteError] = None
-    created: Optional[pb.CreateAgentReply] = None
-    reply: Any = None  # a unary RPC's answer
-    speak_chunks: int = 0
-    answered: bool = False  # a terminal event or status arrived
-
-    @property
-    def ok(self) -> bool:
-        """The request succeeded: an answer, a result or a created agent; no error."""
-        return self.status is None and self.error is None and self.answered
-
-    @property
-    def refused(self) -> bool:
-        """The server said no: a non-OK status or an error event."""
-        return self.status is not None or self.error is not None
-
-    def value(self) -> Any:
-        """The decoded result payload."""
-        assert self.result is not None, self
-        return codec.decode(self.result)
-
-    def __str__(self) -> str:
-        if self.status is not None:
-            return f"status {self.status.name}: {self.details[:300]}"
-        if self.error is not None:
-            return f"error {self.error.type}: {self.error.message[:300]}"
-        return f"ok (result={self.result is not None}, created={self.created is not None})"
-
-
-def _from_rpc_error(err: grpc.RpcError) -> Outcome:
-    return Outcome(status=err.code(), details=err.details() or "", answered=True)
-
-
-def _apply_event(outcome: Outcome, event: pb.CallEvent) -> None:
-    kind = event.WhichOneof("event")
-    if kind == "speak":
-        outcome.speak_chunks += len(event.speak.chunks)
-    elif kind == "result":
-        outcome.result, outcome.answered = event.result, True
-    elif kind == "error":
-        outcome.error, outcome.answered = event.error, True
 
 
 # -- payloads ---------------------------------------------------------------------------
@@ -214,9 +161,9 @@ class CallInFlight:
         outcome = Outcome()
         try:
             for event in target.stub().Call(self.request, metadata=target.metadata, timeout=timeout):
-                _apply_event(outcome, event)
+                apply_event(outcome, event)
         except grpc.RpcError as err:
-            outcome = _from_rpc_error(err)
+            outcome = from_rpc_error(err)
         self._outcome.put(outcome)
 
     def _await_session(self, timeout: float) -> None:
@@ -244,83 +191,6 @@ def call(target: Target, request: pb.CallRequest, via: str = "session", timeout:
     return start_call(target, request, via, timeout).wait(timeout + 5)
 
 
-# -- the session stream -------------------------------------------------------------
-_END = object()
-
-
-class RawSession:
-    """One raw `Session` stream: send frames, collect events per correlation id."""
-
-    def __init__(self, target: Target, timeout: float = 60.0) -> None:
-        self._requests: "queue.Queue[Any]" = queue.Queue()
-        self._lock = threading.Condition()
-        self._events: dict = {}  # id -> Outcome
-        self.final: Optional[Outcome] = None  # how the stream itself ended
-        self._stream = target.stub().Session(iter(self._requests.get, _END), metadata=target.metadata,
-                                             timeout=timeout)
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def send(self, **frame: Any) -> None:
-        """One SessionRequest frame: calls=[...], cancel=[...], creates=[...], fetches=[...]."""
-        self._requests.put(pb.SessionRequest(**frame))
-
-    def send_raw(self, frame: pb.SessionRequest) -> None:
-        self._requests.put(frame)
-
-    def _read(self) -> None:
-        final = Outcome(answered=True)
-        try:
-            for reply in self._stream:
-                with self._lock:
-                    for event in reply.events:
-                        self._note(event)
-                    self._lock.notify_all()
-        except grpc.RpcError as err:
-            final = _from_rpc_error(err)
-        with self._lock:
-            self.final = final
-            self._lock.notify_all()
-
-    def _note(self, event: pb.TaskEvent) -> None:
-        outcome = self._events.setdefault(event.task_id, Outcome())
-        if event.status:
-            outcome.status = _STATUS[event.status]
-            outcome.details = event.details
-            outcome.answered = True
-        elif event.HasField("created"):
-            outcome.created, outcome.answered = event.created, True
-        elif event.HasField("event"):
-            _apply_event(outcome, event.event)
-
-    def wait(self, ident: str, timeout: float) -> Outcome:
-        """The outcome for a call's task id (or a creation's / fetch's id)."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                outcome = self._events.get(ident)
-                if outcome is not None and outcome.answered:
-                    return outcome
-                if self.final is not None:  # the stream ended: its status answers what is left
-                    return self.final if self.final.status is not None else Outcome(
-                        status=grpc.StatusCode.ABORTED, details="session ended without an answer", answered=True)
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return Outcome(status=grpc.StatusCode.DEADLINE_EXCEEDED, details="no answer in time")
-                self._lock.wait(left)
-
-    def close(self) -> None:
-        """Half-close: the server ends the stream once everything is answered."""
-        self._requests.put(_END)
-
-    def cancel(self) -> None:
-        """Abort the stream at once (as a client that goes away)."""
-        self._stream.cancel()
-
-
-_STATUS = {code.value[0]: code for code in grpc.StatusCode}
-
-
 # -- creations, fetches, management ---------------------------------------------------
 def create_request(class_name: str, module: str = "", init_args: Optional[pb.Payload] = None,
                    class_blob: bytes = b"", agent_id: Optional[str] = None) -> pb.CreateAgentRequest:
@@ -336,7 +206,7 @@ def create(target: Target, request: pb.CreateAgentRequest, via: str = "unary", t
         try:
             reply = target.stub().CreateAgent(request, metadata=target.metadata, timeout=timeout)
         except grpc.RpcError as err:
-            return _from_rpc_error(err)
+            return from_rpc_error(err)
         return Outcome(created=reply, reply=reply, answered=True)
     session = RawSession(target, timeout)
     try:
@@ -359,7 +229,7 @@ def fetch(target: Target, task_id: str, via: str = "unary", timeout: float = 30.
             reply = target.stub().FetchResult(pb.FetchRequest(task_id=task_id), metadata=target.metadata,
                                               timeout=timeout)
         except grpc.RpcError as err:
-            return _from_rpc_error(err)
+            return from_rpc_error(err)
         outcome = Outcome(reply=reply, answered=True)
         if reply.WhichOneof("outcome") == "error":
             outcome.error = reply.error
@@ -379,7 +249,10 @@ def ref_credentials(ref: Any) -> list:
     """Every non-empty string a placeholder reference carries (whatever authorises its fetch)."""
     import dataclasses
 
-    values = [getattr(ref, f.name) for f in dataclasses.fields(ref)] if dataclasses.is_dataclass(ref) else list(vars(ref).values())
+    if dataclasses.is_dataclass(ref):
+        values = [getattr(ref, f.name) for f in dataclasses.fields(ref)]
+    else:
+        values = list(vars(ref).values())
     return [v for v in values if isinstance(v, str) and v]
 
 
@@ -400,7 +273,7 @@ def manage(target: Target, method: str, request: Any = None, timeout: float = 10
         reply = getattr(target.stub(), method)(request or request_class(), metadata=target.metadata,
                                                timeout=timeout)
     except grpc.RpcError as err:
-        return _from_rpc_error(err)
+        return from_rpc_error(err)
     return Outcome(reply=reply, answered=True)
 
 
@@ -432,10 +305,4 @@ def raw_rpc(target: Target, method: str, bodies: Iterable[bytes], timeout: float
         replies = list(channel.stream_stream(path)(iter(bodies), metadata=target.metadata, timeout=timeout))
         return Outcome(reply=replies, answered=True)
     except grpc.RpcError as err:
-        return _from_rpc_error(err)
-
-
-def frames(*messages: Any) -> Iterator[bytes]:
-    """Serialized protobuf messages, for `raw_rpc`."""
-    for message in messages:
-        yield message.SerializeToString()
+        return from_rpc_error(err)

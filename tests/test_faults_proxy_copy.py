@@ -40,8 +40,8 @@ def test_a_copy_does_not_take_the_first_proxys_speech(module_server, how):
     twin = TWINS[how](agent)
     assert twin.agent_id == agent.agent_id
     heard = speech_seen()
-    assert heard and heard[-1] == (True, numbered(50)), f"with a {how} alive the first proxy's hook heard {len(heard)} chunks"
+    assert heard and heard[-1] == (True, numbered(50)), f"with a {how} alive the hook heard {len(heard)} chunks"
     del twin
     gc.collect()
     heard = speech_seen()
-    assert heard and heard[-1] == (True, numbered(50)), f"after the {how} is gone the first proxy's hook heard {len(heard)} chunks"
+    assert heard and heard[-1] == (True, numbered(50)), f"after the {how} is gone the hook heard {len(heard)} chunks"

@@ -29,7 +29,6 @@ from fault_tools import HUNG_BOUND_S, KILLED_BOUND_S, WAIT_S, SpeechCount, proce
 pytestmark = pytest.mark.timeout(180)
 
 
-
 @pytest.fixture
 def stopped_guard(server) -> Iterator[None]:
     """Whatever a test does to the server's process, it is continued (and later stopped)."""

@@ -22,7 +22,6 @@ import time
 
 import pytest
 
-from agentscope_rpc.message import Msg
 from fault_agents import Flood, letters
 from fault_tools import RssWatch
 

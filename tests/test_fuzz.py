@@ -152,8 +152,10 @@ class Fuzzer:
 
     def value(self, field, method: str, depth: int):
         special = self.special(field.name, method)
-        if special is not None and field.type in (field.TYPE_STRING, field.TYPE_BYTES):
-            return special if field.type == field.TYPE_STRING else (special if isinstance(special, bytes) else special.encode())
+        if special is not None and field.type == field.TYPE_STRING:
+            return special
+        if special is not None and field.type == field.TYPE_BYTES:
+            return special if isinstance(special, bytes) else special.encode()
         t = field.type
         if t == field.TYPE_MESSAGE:
             if depth > 3:

@@ -3,9 +3,10 @@
 A placeholder of server A handed to server B must not give B A's token:
 B records what it received (an `Inspector` pickles its argument and the
 reference of the placeholder in it) and the test asserts that A's token is
-not in it, nor in the bytes the orchestrator puts on the wire.  What B holds must let it fetch exactly that one result: every
-string in the reference is tried as a credential against A's management
-RPCs, agent creation, calls, and a fetch of another task; all are refused.
+not in it, nor in the bytes the orchestrator puts on the wire.  What B
+holds must let it fetch exactly that one result: every string in the
+reference is tried as a credential against A's management RPCs, agent
+creation, calls, and a fetch of another task; all are refused.
 """
 from __future__ import annotations
 

@@ -120,7 +120,8 @@ def test_a_value_json_cannot_carry_fails_the_call_clearly(locked):
 def test_imports_cannot_stop_the_server(target, locked, module, via):
     outcome = raw.create(target, raw.create_request("Anything", module=module), via=via)
     assert outcome.refused, outcome
-    assert outcome.status not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL, grpc.StatusCode.UNAVAILABLE), outcome
+    assert outcome.status not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL,
+                                  grpc.StatusCode.UNAVAILABLE), outcome
     assert locked.process.poll() is None, "the server exited"
     _assert_alive(target)
 
