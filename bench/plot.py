@@ -147,7 +147,9 @@ def main() -> None:
     args = parser.parse_args()
     with open(args.path, encoding="utf-8") as fh:
         record = json.load(fh)
-    print(plot(record, args.out))
+    bars = plot(record, args.out)
+    if bars is not None:
+        print(bars)
     if any(w.startswith("paper_sim") for w in record["summary"]):
         print(plot_paper_sim(record, os.path.join(os.path.dirname(args.out), "paper_sim.png")))
 
