@@ -29,6 +29,7 @@ from agentscope_rpc.environment import (
     event_func,
 )
 from agentscope_rpc.environment.event import Getable, Setable
+from agentscope_rpc.exception import AgentCallError
 from agentscope_rpc.message import Msg
 
 
@@ -309,10 +310,20 @@ def test_sync_methods_return_values_and_async_ones_placeholders(server):
 @needs_core
 def test_remote_env_errors_reach_the_caller(server):
     env = Counter("remote", to_dist=server.options)
-    with pytest.raises(Exception) as info:
+    with pytest.raises(AgentCallError) as info:
+        env.add_listener("set", object())  # refused on the server: not a listener
+    assert info.value.remote_type == "TypeError" and "listener" in str(info.value)
+    assert env.get_listeners("set") == [] and env.get() == 0  # the env is still there and answers
+
+
+@needs_core
+def test_remote_children_by_name(server):
+    env = Counter("remote", children=[BasicEnv("kid")], to_dist=server.options)
+    assert env["kid"].name == "kid"  # v0: __getitem__ on a proxy is synchronous
+    with pytest.raises(AgentCallError) as info:
         env["missing"]  # pylint: disable=pointless-statement
-    assert "EnvNotFoundError" in f"{type(info.value).__name__} {info.value} {getattr(info.value, 'remote_type', '')}"
-    assert env.get() == 0  # the env is still there and answers
+    assert info.value.remote_type == "EnvNotFoundError"
+    assert sorted(env.get_children()) == ["kid"]
 
 
 @needs_core
