@@ -94,6 +94,7 @@ class RecordingPrinter:
         self.recorder = recorder
 
     def __call__(self, event: Any) -> None:
+        """Print `event` (if there is a printer) and record its message once it is complete."""
         if self.printer is not None:
             self.printer(event)
         if event.ended and event.error is None:

@@ -38,6 +38,7 @@ class SequentialPipeline(PipelineBase):
         self.participants = list(operators)
 
     def __call__(self, x: Any = None) -> Any:
+        """Feed `x` through the operators in order; return the last output."""
         return sequentialpipeline(self.operators, x)
 
 
@@ -57,6 +58,7 @@ class IfElsePipeline(PipelineBase):
         self.participants = [if_body_operators, else_body_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the if-body when `condition_func(x)` holds, else the else-body."""
         return ifelsepipeline(
             self.condition_func,
             self.if_body_operators,
@@ -81,6 +83,7 @@ class SwitchPipeline(PipelineBase):
         self.participants = list(case_operators.values()) + [default_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the case `condition_func(x)` names (or the default)."""
         return switchpipeline(
             self.condition_func,
             self.case_operators,
@@ -105,6 +108,7 @@ class ForLoopPipeline(PipelineBase):
         self.participants = [loop_body_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the body up to `max_loop` times, stopping once `break_func(x)`."""
         return forlooppipeline(
             self.loop_body_operators,
             self.max_loop,
@@ -127,6 +131,7 @@ class WhileLoopPipeline(PipelineBase):
         self.participants = [loop_body_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the body while `condition_func(i, x)` holds."""
         return whilelooppipeline(self.loop_body_operators, self.condition_func, x)
 
 
