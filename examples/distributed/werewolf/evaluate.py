@@ -146,6 +146,7 @@ def main(argv: Optional[list] = None) -> int:
     """Play what is missing, then write the report."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--games", type=int, default=10, help="games per option")
+    parser.add_argument("--seeds", help="play only these seeds, e.g. 5-9 (another worker plays the rest)")
     parser.add_argument("--options", default=",".join(OPTIONS), help="model:prompts,...")
     parser.add_argument("--rounds", type=int, default=2, help="rounds per game")
     parser.add_argument("--servers", type=int, default=2, help="local agent servers per game")
@@ -156,8 +157,12 @@ def main(argv: Optional[list] = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     options = [o.strip() for o in args.options.split(",") if o.strip()]
+    seeds = list(range(args.games))
+    if args.seeds:
+        low, _, high = args.seeds.partition("-")
+        seeds = list(range(int(low), int(high or low) + 1))
     if not args.report_only:
-        for seed in range(args.games):
+        for seed in seeds:
             for option in options:
                 info = play(option, seed, args, out)
                 print(f"{option} seed {seed}: {info['status']} in {info['seconds']} s", flush=True)
