@@ -30,7 +30,7 @@ from werewolf.game import (  # noqa: E402
     DRAW, VILLAGE, WEREWOLVES, Moderator, PlayersLostError, Potions, assign_roles, resolve_name,
     tally, winner_of,
 )
-from werewolf.players import WerewolfPlayer  # noqa: E402
+from werewolf.players import WerewolfPlayer, sentence_stream  # noqa: E402
 from werewolf.story import check_story, story_from_transcript  # noqa: E402
 
 NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank"]
@@ -106,6 +106,27 @@ def test_witch_cannot_heal_herself_and_each_potion_works_once() -> None:
     assert potions.apply("Frank", None, alive, False, "frank") == (False, None)  # not herself
     assert potions.apply("Frank", None, alive, False, "alice") == (False, "Alice")
     assert potions.apply("Frank", None, alive, False, "Bob") == (False, None)  # poison is gone
+
+
+@pytest.mark.parametrize("text, budget, expected", [
+    ("Alice: I think Bob is a wolf. He was quiet all day and I", 5, "I think Bob is a wolf."),  # prefix, cut
+    ("I think Bob is a wolf. He was quiet all day and", 20, "I think Bob is a wolf. He was quiet all day and."),
+    ("I suspect Carol.\nBob: no, you", 20, "I suspect Carol."),  # a newline ends the speech
+    ("Hmm, I am not sure who, maybe Dave", 3, "Hmm, I am not sure who, maybe Dave."),  # nothing else to say
+    ("Carol is odd. I wonder why she keeps on talking about", 4, "Carol is odd."),  # the held sentence is dropped
+    ("", 10, ""),
+])
+def test_talk_ends_at_a_sentence_boundary(text: str, budget: int, expected: str) -> None:
+    tokens = re.findall(r"\s*\S+", text)
+    pieces = list(sentence_stream(iter(tokens), budget, ["Alice", "Bob"]))
+    assert "".join(pieces) == expected
+
+
+def test_talk_streams_live_within_the_budget() -> None:
+    tokens = re.findall(r"\s*\S+", "Bob was very quiet today and I do not trust him at all. Nor Carol.")
+    pieces = list(sentence_stream(iter(tokens), 30, ["Bob"]))
+    assert "".join(pieces) == "Bob was very quiet today and I do not trust him at all. Nor Carol."
+    assert len(pieces) >= len(tokens) - 4  # token by token once the name prefix is ruled out
 
 
 # -- whole games, local players ----------------------------------------------------------
