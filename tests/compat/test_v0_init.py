@@ -8,35 +8,19 @@ import os
 import pytest
 
 import agentscope_rpc
-from agentscope_rpc import runtime
 from agentscope_rpc.agents import DialogAgent, DictDialogAgent
 from agentscope_rpc.exception import ModelConfigError
-from agentscope_rpc.logging import RecordingPrinter, log_msg
+from agentscope_rpc.logging import log_msg
 from agentscope_rpc.message import Msg
-from agentscope_rpc.models import clear_model_configs, default_usage, set_invocation_dir
+from agentscope_rpc.models import clear_model_configs, default_usage
 
 SCRIPTED = {"config_name": "scripted-init", "model_type": "scripted", "responses": ["Hello from the model"]}
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging():
-    """init() configures process-wide logging: put it back after each test."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+def _clean(restore_logging):  # pylint: disable=unused-argument
     clear_model_configs()
     yield
-    printer = runtime.default().printer
-    if isinstance(printer, RecordingPrinter):
-        printer.recorder.close()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-    set_invocation_dir(None)
     clear_model_configs()
 
 

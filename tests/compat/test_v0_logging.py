@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import subprocess
 import sys
 import textwrap
@@ -14,7 +13,7 @@ import agentscope_rpc
 from agentscope_rpc import runtime
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.console import ConsolePrinter
-from agentscope_rpc.logging import RecordingPrinter, log_msg, log_stream_msg, setup_logger
+from agentscope_rpc.logging import log_msg, log_stream_msg, setup_logger
 from agentscope_rpc.message import Msg
 
 
@@ -34,24 +33,6 @@ def terminal():
     runtime.default().set_printer(previous)
 
 
-@pytest.fixture
-def _restore_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    printer = runtime.default().printer
-    if isinstance(printer, RecordingPrinter):
-        printer.recorder.close()
-    for handler in list(root.handlers):
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    for handler in handlers:
-        if handler not in root.handlers:
-            root.addHandler(handler)
-    root.setLevel(level)
-
-
 def test_log_msg_prints_a_whole_message(terminal):
     log_msg(Msg("Moderator", "Night falls.", "assistant"))
     assert "Moderator: Night falls." in terminal.getvalue()
@@ -67,7 +48,7 @@ def test_log_stream_msg_prints_chunks_of_one_message(terminal):
     assert terminal.getvalue().count("Ann:") == 1 and "Hello there" in terminal.getvalue()
 
 
-@pytest.mark.usefixtures("_restore_logging")
+@pytest.mark.usefixtures("restore_logging")
 def test_setup_logger_records_messages_in_the_run_dir(tmp_path, terminal):
     recorder = setup_logger(str(tmp_path), "INFO")
     try:
@@ -80,7 +61,7 @@ def test_setup_logger_records_messages_in_the_run_dir(tmp_path, terminal):
     assert "Seer: The wolf is Bob." in terminal.getvalue()
 
 
-@pytest.mark.usefixtures("_restore_logging")
+@pytest.mark.usefixtures("restore_logging")
 def test_loguru_logger_gets_chat(tmp_path):
     loguru = pytest.importorskip("loguru")
     agentscope_rpc.init(save_log=True, save_dir=str(tmp_path), runtime_id="r", console=False)
@@ -113,7 +94,7 @@ def test_loguru_stays_optional(tmp_path):
     assert "no loguru here" in (tmp_path / "r" / "logging.chat").read_text(encoding="utf-8")
 
 
-@pytest.mark.usefixtures("_restore_logging")
+@pytest.mark.usefixtures("restore_logging")
 def test_remote_speech_is_recorded_where_it_is_relayed(tmp_path, module_server):
     agentscope_rpc.init(save_log=True, save_dir=str(tmp_path), runtime_id="r", console=False)
     agent = Speaker("Remote", to_dist=module_server.options)
