@@ -3,9 +3,10 @@
     from agentscope_rpc.logging import log_msg
     log_msg(Msg("Moderator", "Night falls.", "assistant"))   # terminal + logging.chat
 
-Messages go to the terminal through the runtime's console printer (so a
-logged message never lands inside a line being streamed) and, when
-`init(save_log=True)` opened a run directory, into its files:
+Messages go to the terminal through the runtime's console printer, and log
+records through `console.ConsoleLogHandler` (so neither lands inside a line
+being streamed).  When `init(save_log=True)` opened a run directory, both also
+go into its files:
 
 * `logging.log`  — log records and one `name: content` line per message;
 * `logging.chat` — one JSON object (`Msg.to_dict()`) per message.
@@ -29,6 +30,7 @@ import threading
 from typing import Any, Callable, Literal, Optional
 
 from . import runtime, speech
+from .console import ConsoleLogHandler, print as console_print, route_logging
 from .message import Msg, set_echo_handler
 
 LOG_LEVEL = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
@@ -128,11 +130,7 @@ def current_recorder() -> Optional[RunRecorder]:
 
 
 def _console_handler(level: int) -> logging.Handler:
-    from . import console  # the console printer owns the terminal
-
-    handler_class = getattr(console, "ConsoleLogHandler", None)
-    handler = handler_class(sys.stderr) if handler_class is not None else logging.StreamHandler(sys.stderr)
-    handler.setLevel(level)
+    handler = ConsoleLogHandler(sys.stderr, level)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.set_name("agentscope_rpc.console")
     return handler
@@ -144,15 +142,9 @@ def _setup_loguru(level: LOG_LEVEL, recorder: Optional[RunRecorder]) -> bool:
         from loguru import logger  # optional dependency
     except ImportError:
         return False
-    from . import console
-
-    write = getattr(console, "print", None)
     name = str(level).upper()
     logger.remove()
-    if write is not None:
-        logger.add(lambda text: write(text, end="", file=sys.stderr), level=name, colorize=False)
-    else:
-        logger.add(sys.stderr, level=name)
+    logger.add(lambda text: console_print(text, end="", file=sys.stderr), level=name, colorize=False)
     if recorder is not None:
         logger.add(recorder.write_line, level=name, colorize=False)
     logger.chat = log_msg  # what 0.1.6 programs call: logger.chat(msg)
@@ -161,17 +153,14 @@ def _setup_loguru(level: LOG_LEVEL, recorder: Optional[RunRecorder]) -> bool:
 
 def _route_root(level: int) -> None:
     """Terminal log lines go through the console (on lines of their own)."""
-    from . import console
-
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() in ("agentscope_rpc.console", "agentscope_rpc.run"):
             root.removeHandler(handler)
             handler.close()
-    route = getattr(console, "route_logging", None)
-    if root.handlers and route is not None:
-        route(root)  # the user's own stream handlers, kept but routed
-    elif not root.handlers:
+    if root.handlers:
+        route_logging(root)  # the user's own stream handlers, kept but routed
+    else:
         root.addHandler(_console_handler(level))
 
 
