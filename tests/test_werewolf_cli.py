@@ -57,6 +57,20 @@ def test_transcript_quiet_colour_and_replay(tmp_path: Path) -> None:
     assert "\033[" in coloured.stdout and ANSI.sub("", coloured.stdout) == replayed.stdout  # piped, but forced
 
 
+def test_roles_stay_hidden_unless_revealed(tmp_path: Path) -> None:
+    for flags, hidden in (([], True), (["--reveal"], False)):
+        transcript = tmp_path / f"cast{len(flags)}.jsonl"
+        done = run("--policy", "--servers", "1", "--rounds", "1", "--transcript", str(transcript), *flags)
+        assert done.returncode == 0, done.stderr[-2000:]
+        puts = [json.loads(line)["data"] for line in transcript.read_text().splitlines()
+                if json.loads(line)["event"] == "put"]
+        badges = {p["name"]: p["badge"] for p in puts[0]["players"]}
+        roles = next(p for p in puts if p.get("type") == "result")["roles"]
+        assert badges == ({n: "player" for n in roles} if hidden else roles)
+        seating = [line.split() for line in done.stdout.splitlines() if line.startswith("  ")]
+        assert {row[0]: row[1] for row in seating} == badges
+
+
 def test_the_page_replays_a_saved_game(tmp_path: Path) -> None:
     transcript = tmp_path / "game.jsonl"
     assert run("--policy", "--servers", "1", "--seed", "2", "--quiet", "--transcript", str(transcript)).returncode == 0
