@@ -50,6 +50,7 @@ from werewolf.prompts import DEFAULT_PROMPTS, PROMPT_SETS
 NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank"]
 TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"
 EXIT_USAGE, EXIT_LOST, EXIT_FAILED = 2, 3, 4
+CLEANUP_GRACE_S = 20.0  # Ctrl-C: how long the game's thread may take to stop its servers
 
 
 class UsageError(Exception):
@@ -243,8 +244,9 @@ def run_terminal(args: argparse.Namespace, printer: ConsolePrinter) -> int:
     result: Optional[dict] = None
     if not args.quiet and not args.hosts:
         printer.print(f"starting {args.servers} local agent server(s) ...")
+    items = werewolf_game(args)
     try:
-        for item in werewolf_game(args):
+        for item in items:
             for event in encoder.encode(item):
                 if writer:
                     writer.write(event)
@@ -269,6 +271,13 @@ def run_terminal(args: argparse.Namespace, printer: ConsolePrinter) -> int:
         _finish(writer, encoder, "error", err)
         printer.print(f"GAME FAILED: {err}", file=sys.stderr)
         return EXIT_USAGE if isinstance(err, UsageError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        _finish(writer, encoder, "cancelled", None)
+        items.close()  # cancels the game; its thread stops the servers
+        for thread in threading.enumerate():
+            if thread.name == "app-werewolf_game":
+                thread.join(CLEANUP_GRACE_S)
+        raise
     _finish(writer, encoder, "completed", None)
     if args.quiet and result:
         printer.print(result["title"])
