@@ -4,6 +4,12 @@
 fetches=[...], ...)` writes a frame, a reader thread files each returned
 event under its correlation id (a call's task id, a creation's or fetch's
 id), and `wait(id, timeout)` returns that request's `Outcome`.
+
+Two wire formats are spoken, whichever the generated proto holds:
+`NEW_WIRE` (issue 10: `ClientFrame`/`ServerFrame` of items — create, call,
+fetch, cancel, define, credit, release, part — answered by `Event`s keyed by
+request id) or the earlier one (`SessionRequest` batches answered by
+`TaskEvent`s).
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ from agentscope_rpc.rpc import codec
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
 
 _STATUS = {code.value[0]: code for code in grpc.StatusCode}
+NEW_WIRE = hasattr(pb, "ClientFrame")
 
 
 @dataclass
@@ -62,15 +69,21 @@ def from_rpc_error(err: grpc.RpcError) -> Outcome:
     return Outcome(status=err.code(), details=err.details() or "", answered=True)
 
 
-def apply_event(outcome: Outcome, event: pb.CallEvent) -> None:
-    """Fold one CallEvent of a call into its Outcome."""
+def apply_event(outcome: Outcome, event: Any) -> None:
+    """Fold one event of a request (a CallEvent, or a new-wire Event) into its Outcome."""
     kind = event.WhichOneof("event")
     if kind == "speak":
-        outcome.speak_chunks += len(event.speak.chunks)
+        batch = event.speak
+        outcome.speak_chunks += len(batch.deltas if NEW_WIRE else batch.chunks)
     elif kind == "result":
         outcome.result, outcome.answered = event.result, True
     elif kind == "error":
         outcome.error, outcome.answered = event.error, True
+    elif kind == "refused":
+        outcome.status = _STATUS.get(event.refused.code, grpc.StatusCode.UNKNOWN)
+        outcome.details, outcome.answered = event.refused.details, True
+    elif kind == "created":
+        outcome.created, outcome.answered = event.created, True
 
 
 _END = object()
@@ -79,27 +92,40 @@ _END = object()
 class RawSession:
     """One raw `Session` stream: send frames, collect events per correlation id."""
 
-    def __init__(self, target: Target, timeout: float = 60.0) -> None:
+    def __init__(self, target: Any, timeout: float = 60.0) -> None:
         self._requests: "queue.Queue[Any]" = queue.Queue()
         self._lock = threading.Condition()
         self._events: dict = {}  # id -> Outcome
+        self._parts: dict = {}  # request id -> bytes of an item arriving in parts (new wire)
         self.final: Optional[Outcome] = None  # how the stream itself ended
         self._stream = target.stub().Session(iter(self._requests.get, _END), metadata=target.metadata,
                                              timeout=timeout)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
-    def send(self, **frame: Any) -> None:
-        """One SessionRequest frame: calls=[...], cancel=[...], creates=[...], fetches=[...]."""
-        self._requests.put(pb.SessionRequest(**frame))
+    def send(self, calls: tuple = (), fetches: tuple = (), creates: tuple = (), cancel: tuple = (),
+             defines: tuple = ()) -> None:
+        """One frame carrying these requests (messages made by tests/raw_wire.py), in this order:
+        definitions, creations, calls, fetches, cancellations (task ids)."""
+        if not NEW_WIRE:
+            self._requests.put(pb.SessionRequest(calls=calls, fetches=fetches, creates=creates, cancel=cancel))
+            return
+        items = [pb.ClientItem(define=d) for d in defines] + [pb.ClientItem(create=c) for c in creates]
+        items += [pb.ClientItem(call=c) for c in calls] + [pb.ClientItem(fetch=f) for f in fetches]
+        items += [pb.ClientItem(cancel=task_id) for task_id in cancel]
+        self._requests.put(pb.ClientFrame(items=items))
 
     def _read(self) -> None:
         final = Outcome(answered=True)
         try:
             for reply in self._stream:
                 with self._lock:
-                    for event in reply.events:
-                        self._note(event)
+                    if NEW_WIRE:
+                        for item in reply.items:
+                            self._note_item(item)
+                    else:
+                        for event in reply.events:
+                            self._note(event)
                     self._lock.notify_all()
         except grpc.RpcError as err:
             final = from_rpc_error(err)
@@ -117,6 +143,18 @@ class RawSession:
             outcome.created, outcome.answered = event.created, True
         elif event.HasField("event"):
             apply_event(outcome, event.event)
+
+    def _note_item(self, item: Any) -> None:
+        kind = item.WhichOneof("item")
+        if kind == "event":
+            apply_event(self._events.setdefault(item.event.request_id, Outcome()), item.event)
+        elif kind == "part":  # a large item in parts: reassemble, then note it
+            part = item.part
+            data = self._parts.pop(part.request_id, b"") + part.data
+            if part.last:
+                self._note_item(pb.ServerItem.FromString(data))
+            else:
+                self._parts[part.request_id] = data
 
     def wait(self, ident: str, timeout: float) -> Outcome:
         """The outcome for a call's task id (or a creation's / fetch's id)."""

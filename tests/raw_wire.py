@@ -6,14 +6,16 @@ id, tokenless oversized bodies, garbage).  Every such request is built here
 and nowhere else, so that when the wire format changes (issue 10: one
 multiplexed Session stream for calls, creations, fetches and cancels; unary
 RPCs for management and health only; request ids instead of tokens) only
-this module needs adapting:
+this module (and tests/raw_session.py) needs adapting.  Both formats are
+spoken already, whichever the generated proto holds (`NEW_WIRE`):
 
-- `CALL_TRANSPORTS`: the ways a call can travel ("call": its own `Call`
-  stream; "session": a frame on a `Session`).  Tests parametrize over it.
+- `CALL_TRANSPORTS`, `CREATE_TRANSPORTS`, `FETCH_TRANSPORTS`: the ways a
+  request can travel ("call": its own `Call` stream; "unary": its own RPC;
+  "session": an item on a `Session`).  Tests parametrize over them.
 - `call`, `start_call`, `create`, `fetch`, `manage`: one operation each,
   answered by an `Outcome` (a gRPC status, or the call's result / error).
-- `fetch_with_ref`, `ref_credentials`, `wire_form`: what a placeholder
-  reference carries and lets its holder do.
+- `holder_target`, `fetch_with_ref`, `ref_credentials`, `wire_form`: what
+  a placeholder reference carries and lets its holder do.
 - `raw_rpc`: any method by name with an arbitrary byte body (fuzz, size).
 - `auth_metadata`: how a caller presents its token.
 - `RawSession`, `Outcome` (from tests/raw_session.py): the Session stream.
@@ -21,6 +23,8 @@ this module needs adapting:
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import itertools
 import os
 import queue
@@ -34,10 +38,14 @@ import grpc
 from agentscope_rpc.rpc import codec
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
 from agentscope_rpc.rpc._proto import agent_server_pb2_grpc as pb_grpc
-from raw_session import Outcome, RawSession, apply_event, from_rpc_error
+from raw_session import NEW_WIRE, Outcome, RawSession, apply_event, from_rpc_error
 
 SERVICE = "agentscope_rpc.AgentServer"
-CALL_TRANSPORTS = ("call", "session")
+CALL_TRANSPORTS = ("session",) if NEW_WIRE else ("call", "session")
+CREATE_TRANSPORTS = ("session",) if NEW_WIRE else ("unary", "session")
+FETCH_TRANSPORTS = CREATE_TRANSPORTS
+HAS_CALLER_ID = "caller_id" in pb.CallRequest.DESCRIPTOR.fields_by_name  # else: a caller is a session
+CAPABILITY_METADATA = getattr(codec, "CAPABILITY_METADATA", "x-agentscope-capability")
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", 256 * 1024 * 1024),
     ("grpc.max_receive_message_length", 256 * 1024 * 1024),
@@ -73,11 +81,12 @@ def new_task_id() -> str:
 
 @dataclass
 class Target:
-    """One server as seen by raw requests: address plus the token to present."""
+    """One server as seen by raw requests: address plus the token (or fetch capability) to present."""
 
     host: str
     port: int
     token: Optional[str] = None
+    capability: Optional[str] = None  # "<task id>:<capability>" (new wire: a token-less fetch session)
     _channel: Optional[grpc.Channel] = field(default=None, repr=False)
 
     @classmethod
@@ -96,7 +105,8 @@ class Target:
 
     @property
     def metadata(self) -> tuple:
-        return auth_metadata(self.token)
+        extra = ((CAPABILITY_METADATA, self.capability),) if self.capability else ()
+        return auth_metadata(self.token) + extra
 
     def close(self) -> None:
         if self._channel is not None:
@@ -136,9 +146,15 @@ def marker_pickle(path: str) -> bytes:
 # -- calls --------------------------------------------------------------------------------
 def call_request(agent_id: str, method: str = "reply", args: Optional[pb.Payload] = None,
                  task_id: Optional[str] = None, caller_id: str = "", seq: int = 0) -> pb.CallRequest:
-    """A call of `agent_id.method(args)`; a fresh task id unless one is given."""
-    return pb.CallRequest(agent_id=agent_id, method=method, args=args or json_args(),
-                          task_id=task_id or new_task_id(), caller_id=caller_id, seq=seq)
+    """A call of `agent_id.method(args)`; a fresh task id unless one is given.
+
+    `caller_id`/`seq` exist only where `HAS_CALLER_ID` (the new wire has a caller per session).
+    """
+    fields = {"agent_id": agent_id, "method": method, "args": args or json_args(),
+              "task_id": task_id or new_task_id()}
+    if HAS_CALLER_ID:
+        fields.update(caller_id=caller_id, seq=seq)
+    return pb.CallRequest(**fields)
 
 
 class CallInFlight:
@@ -192,38 +208,63 @@ def call(target: Target, request: pb.CallRequest, via: str = "session", timeout:
 
 
 # -- creations, fetches, management ---------------------------------------------------
+@dataclasses.dataclass
+class CreateSpec:
+    """A creation to send: the request message and the class blob it ships, if any."""
+
+    message: Any
+    blob: bytes = b""
+
+
 def create_request(class_name: str, module: str = "", init_args: Optional[pb.Payload] = None,
-                   class_blob: bytes = b"", agent_id: Optional[str] = None) -> pb.CreateAgentRequest:
-    """A CreateAgent request (JSON `()` arguments unless given)."""
-    return pb.CreateAgentRequest(agent_id=agent_id or f"raw_{class_name}_{new_task_id()}",
-                                 class_name=class_name, module=module,
-                                 init_args=init_args or json_args(), class_blob=class_blob)
+                   class_blob: bytes = b"", agent_id: Optional[str] = None) -> CreateSpec:
+    """A creation of `module.class_name(*init_args)` (JSON `()` arguments unless given)."""
+    agent_id = agent_id or f"raw_{class_name}_{new_task_id()}"
+    if NEW_WIRE:
+        digest = hashlib.sha256(class_blob).hexdigest() if class_blob else ""
+        message = pb.CreateRequest(request_id=new_task_id(), agent_id=agent_id, class_name=class_name,
+                                   module=module, class_digest=digest, init_args=init_args or json_args())
+    else:
+        message = pb.CreateAgentRequest(agent_id=agent_id, class_name=class_name, module=module,
+                                        init_args=init_args or json_args(), class_blob=class_blob)
+    return CreateSpec(message, class_blob)
 
 
-def create(target: Target, request: pb.CreateAgentRequest, via: str = "unary", timeout: float = 30.0) -> Outcome:
-    """Create an agent over the unary RPC or as a Creation on a session."""
+def create(target: Target, spec: CreateSpec, via: Optional[str] = None, timeout: float = 30.0) -> Outcome:
+    """Create an agent over `via` (one of CREATE_TRANSPORTS; default the first)."""
+    via = via or CREATE_TRANSPORTS[0]
     if via == "unary":
         try:
-            reply = target.stub().CreateAgent(request, metadata=target.metadata, timeout=timeout)
+            reply = target.stub().CreateAgent(spec.message, metadata=target.metadata, timeout=timeout)
         except grpc.RpcError as err:
             return from_rpc_error(err)
         return Outcome(created=reply, reply=reply, answered=True)
     session = RawSession(target, timeout)
     try:
+        if NEW_WIRE:
+            digest = spec.message.class_digest
+            defines = [pb.Define(kind=pb.Define.CLASS, digest=digest, data=spec.blob)] if spec.blob else []
+            session.send(defines=defines, creates=[spec.message])
+            return session.wait(spec.message.request_id, timeout)
         ident = new_task_id()
-        session.send(creates=[pb.Creation(token=ident, request=request)])
+        session.send(creates=[pb.Creation(token=ident, request=spec.message)])
         return session.wait(ident, timeout)
     finally:
         session.close()
 
 
-def fetch_message(task_id: str, ident: Optional[str] = None) -> pb.Fetch:
-    """A Fetch for a session frame; answered under `ident` (fresh unless given)."""
-    return pb.Fetch(token=ident or new_task_id(), request=pb.FetchRequest(task_id=task_id))
+def fetch_message(task_id: str, ident: Optional[str] = None, capability: str = "") -> Any:
+    """A fetch of `task_id` for a session frame, answered under `ident` (fresh unless given)."""
+    ident = ident or new_task_id()
+    if NEW_WIRE:
+        return pb.FetchRequest(request_id=ident, task_id=task_id, capability=capability)
+    return pb.Fetch(token=ident, request=pb.FetchRequest(task_id=task_id))
 
 
-def fetch(target: Target, task_id: str, via: str = "unary", timeout: float = 30.0) -> Outcome:
-    """Read a call's result by task id, presenting `target`'s token."""
+def fetch(target: Target, task_id: str, via: Optional[str] = None, timeout: float = 30.0,
+          capability: str = "") -> Outcome:
+    """Read a call's result by task id over `via` (one of FETCH_TRANSPORTS; default the first)."""
+    via = via or FETCH_TRANSPORTS[0]
     if via == "unary":
         try:
             reply = target.stub().FetchResult(pb.FetchRequest(task_id=task_id), metadata=target.metadata,
@@ -238,29 +279,38 @@ def fetch(target: Target, task_id: str, via: str = "unary", timeout: float = 30.
         return outcome
     session = RawSession(target, timeout)
     try:
-        message = fetch_message(task_id)
+        message = fetch_message(task_id, capability=capability)
         session.send(fetches=[message])
-        return session.wait(message.token, timeout)
+        return session.wait(message.request_id if NEW_WIRE else message.token, timeout)
     finally:
         session.close()
 
 
 def ref_credentials(ref: Any) -> list:
-    """Every non-empty string a placeholder reference carries (whatever authorises its fetch)."""
-    import dataclasses
-
+    """Every non-empty string a placeholder reference carries, nested ones included."""
     if dataclasses.is_dataclass(ref):
-        values = [getattr(ref, f.name) for f in dataclasses.fields(ref)]
-    else:
-        values = list(vars(ref).values())
-    return [v for v in values if isinstance(v, str) and v]
+        found = []
+        for f in dataclasses.fields(ref):
+            found += ref_credentials(getattr(ref, f.name))
+        return found
+    return [ref] if isinstance(ref, str) and ref else []
 
 
-def fetch_with_ref(ref: Any, task_id: Optional[str] = None, via: str = "unary", timeout: float = 30.0) -> Outcome:
+def holder_target(ref: Any) -> Target:
+    """What a server holding placeholder reference `ref` can present to its producer."""
+    where = getattr(ref, "endpoint", ref)
+    if hasattr(ref, "capability"):  # the new wire: a capability for this one result
+        return Target(where.host, where.port, None, capability=f"{ref.task_id}:{ref.capability}")
+    return Target(where.host, where.port, getattr(ref, "token", None))
+
+
+def fetch_with_ref(ref: Any, task_id: Optional[str] = None, via: Optional[str] = None,
+                   timeout: float = 30.0) -> Outcome:
     """Fetch `task_id` (default: the ref's own) presenting what a server holding `ref` would present."""
-    target = Target(ref.host, ref.port, ref.token)
+    target = holder_target(ref)
     try:
-        return fetch(target, task_id or ref.task_id, via=via, timeout=timeout)
+        return fetch(target, task_id or ref.task_id, via=via, timeout=timeout,
+                     capability=getattr(ref, "capability", ""))
     finally:
         target.close()
 

@@ -118,11 +118,13 @@ class Fuzzer:
             return rng.choice(MODULES)
         if name == "class_name":
             return rng.choice(CLASS_NAMES)
-        if name == "task_id":
+        if name in ("task_id", "request_id"):
             return rng.choice([raw.new_task_id(), "", "t" * 65, self.text()])
-        if name in ("model_configs", "memory"):
+        if name in ("capability", "digest", "class_digest", "model_configs_digest"):
+            return rng.choice(["", "0" * 32, "f" * 64, self.text()])
+        if name in ("model_configs", "memory", "memory_json", "configs_json"):
             return rng.choice(["", "[]", "{}", "[{}]", '[{"config_name": 1}]', self.text()])
-        if name == "class_blob":
+        if name in ("class_blob", "data"):
             return self.blob()
         return None
 

@@ -5,8 +5,9 @@ B records what it received (an `Inspector` pickles its argument and the
 reference of the placeholder in it) and the test asserts that A's token is
 not in it, nor in the bytes the orchestrator puts on the wire.  What B
 holds must let it fetch exactly that one result: every string in the
-reference is tried as a credential against A's management RPCs, agent
-creation, calls, and a fetch of another task; all are refused.
+reference (and the reference itself, presented as its holder would) is
+tried as a credential against A's management RPCs, agent creation, calls,
+and a fetch of another task; all are refused.
 """
 from __future__ import annotations
 
@@ -55,8 +56,9 @@ def test_the_reference_fetches_that_result_and_nothing_else(handed_over):
     stolen = raw.fetch_with_ref(held, task_id=other.task_id, timeout=15)
     assert stolen.refused and stolen.status in DENIED, f"the capability fetched another task: {stolen}"
     bystander_id = _agent_ids(a)
-    for credential in raw.ref_credentials(held):
-        target = raw.Target(a.host, a.port, credential)
+    presented = [raw.holder_target(held)] + [raw.Target(a.host, a.port, c) for c in raw.ref_credentials(held)]
+    for target in presented:
+        credential = target.token or target.capability or ""
         try:
             for method in ("ListAgents", "GetServerInfo", "DeleteAllAgents"):
                 outcome = raw.manage(target, method)

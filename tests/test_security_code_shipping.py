@@ -56,7 +56,7 @@ def _assert_alive(target) -> None:
     assert done.ok and done.value().content == "hello you, from the agent dir", done
 
 
-@pytest.mark.parametrize("via", ["unary", "session"])
+@pytest.mark.parametrize("via", raw.CREATE_TRANSPORTS)
 def test_pickled_init_args_are_never_unpickled(target, tmp_path, via):
     marker = str(tmp_path / "unpickled")
     request = raw.create_request(GREETER, init_args=raw.pickle_payload(raw.marker_pickle(marker)))
@@ -116,7 +116,7 @@ def test_a_value_json_cannot_carry_fails_the_call_clearly(locked):
 
 
 @pytest.mark.parametrize("module", ["venv.__main__", "unittest.__main__", "fault_exit_on_import"])
-@pytest.mark.parametrize("via", ["unary", "session"])
+@pytest.mark.parametrize("via", raw.CREATE_TRANSPORTS)
 def test_imports_cannot_stop_the_server(target, locked, module, via):
     outcome = raw.create(target, raw.create_request("Anything", module=module), via=via)
     assert outcome.refused, outcome

@@ -25,30 +25,34 @@ BODY_BYTES = 31 * 1024 * 1024  # under the default 32 MiB cap: a size the server
 GROWTH_MB = 100.0  # 16 bodies held would be ~500 MiB
 GUARD_MB = 3000.0
 PROBES = {"unary": "GetServerInfo", "server_stream": "Call", "bidi": "Session"}
+HEALTH_WATCH = ("grpc.health.v1.Health", "Watch")  # server-streaming, behind the same token gate
 
 
-def probe(kind: str) -> str:
-    """The RPC to send to: the usual one, else any of that kind the proto still has."""
+def probe(kind: str) -> tuple:
+    """(service, method) to send to: the usual one, else any of that kind the proto still has."""
     methods = raw.rpc_methods()
     if PROBES[kind] in methods:
-        return PROBES[kind]
+        return raw.SERVICE, PROBES[kind]
     for name, (method_kind, _) in methods.items():
         if method_kind == kind:
-            return name
+            return raw.SERVICE, name
+    if kind == "server_stream":
+        return HEALTH_WATCH
     pytest.skip(f"the service has no {kind} RPC any more")
-    return ""
+    return "", ""
 
 
 @pytest.mark.parametrize("kind", ["unary", "server_stream", "bidi"])
 def test_tokenless_oversized_requests_are_not_buffered(server, kind):
-    method = probe(kind)
+    service, method = probe(kind)
     body = os.urandom(1024) * (BODY_BYTES // 1024)
     intruder = raw.Target.of(server, token=None)
     try:
         assert raw.manage(intruder, "GetServerInfo").status == grpc.StatusCode.UNAUTHENTICATED
         before = rss_mb(server.pid)
         with RssWatch(server.pid, GUARD_MB) as watch, concurrent.futures.ThreadPoolExecutor(PARALLEL) as pool:
-            outcomes = list(pool.map(lambda _: raw.raw_rpc(intruder, method, [body], timeout=60), range(PARALLEL)))
+            outcomes = list(pool.map(lambda _: raw.raw_rpc(intruder, method, [body], timeout=60, service=service,
+                                                           kind=kind), range(PARALLEL)))
         after = rss_mb(server.pid)
     finally:
         intruder.close()
