@@ -26,7 +26,7 @@ from typing import Any, ClassVar, Iterator, Optional
 
 from .exception import AgentCallError
 from .message import Msg, content_text
-from .app_stream import SpeakChunk
+from .streaming import SpeakChunk
 
 
 @dataclass

@@ -43,8 +43,9 @@ from starlette.responses import HTMLResponse, StreamingResponse
 from starlette.routing import Route
 
 from . import live_events
-from .app_stream import COMPLETED, AppStream
-from .streaming import PipelineSpec, run_app
+from .streaming import AppStream, PipelineSpec, run_app
+
+COMPLETED = "completed"  # an app stream's status when it ran to its end
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
