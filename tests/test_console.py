@@ -215,9 +215,9 @@ def test_live_events_show_like_speech(printer, out):
                               "Bob: (werewolves only) I want Eve tonight.\n")
 
 
-def test_two_agents_speaking_from_threads(monkeypatch, out):
+def test_two_agents_speaking_from_threads(out):
     printer = ConsolePrinter(out, colour=False)
-    monkeypatch.setattr(runtime.default(), "_printer", printer)
+    runtime.default().set_printer(printer)  # the conftest fixture puts the previous one back
 
     class Talker(AgentBase):
         def reply(self, x=None):
