@@ -113,6 +113,14 @@ def raises_within(func: Callable[[], Any], timeout: float) -> tuple:
     return None, time.monotonic() - start
 
 
+def settled(value: Any, timeout: float = 30.0) -> Any:
+    """A remote method's value: waited for when the proxy returned a placeholder (AgentScope
+    0.1.6: only `reply` and `@async_func` methods do; others return their value)."""
+    from agentscope_rpc.rpc import AsyncResult
+
+    return value.result(timeout=timeout) if isinstance(value, AsyncResult) else value
+
+
 def process_state(pid: int) -> str:
     """psutil's status of `pid` ("running", "sleeping", "stopped", ...), or "gone"."""
     try:

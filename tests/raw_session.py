@@ -104,15 +104,19 @@ class RawSession:
         self._reader.start()
 
     def send(self, calls: tuple = (), fetches: tuple = (), creates: tuple = (), cancel: tuple = (),
-             defines: tuple = ()) -> None:
+             defines: tuple = (), release: tuple = ()) -> None:
         """One frame carrying these requests (messages made by tests/raw_wire.py), in this order:
-        definitions, creations, calls, fetches, cancellations (task ids)."""
+        definitions, creations, calls, fetches, cancellations (task ids), and — new wire only —
+        the release of results received and never handed on (task ids), as a real client sends."""
         if not NEW_WIRE:
-            self._requests.put(pb.SessionRequest(calls=calls, fetches=fetches, creates=creates, cancel=cancel))
+            if calls or fetches or creates or cancel:
+                self._requests.put(pb.SessionRequest(calls=calls, fetches=fetches, creates=creates, cancel=cancel))
             return
         items = [pb.ClientItem(define=d) for d in defines] + [pb.ClientItem(create=c) for c in creates]
         items += [pb.ClientItem(call=c) for c in calls] + [pb.ClientItem(fetch=f) for f in fetches]
         items += [pb.ClientItem(cancel=task_id) for task_id in cancel]
+        if release:
+            items.append(pb.ClientItem(release=pb.Release(task_ids=list(release))))
         self._requests.put(pb.ClientFrame(items=items))
 
     def _read(self) -> None:

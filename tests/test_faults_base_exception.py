@@ -13,8 +13,8 @@ import pytest
 
 from agentscope_rpc.exception import AgentCallError
 from agentscope_rpc.message import Msg
-from agentscope_rpc.rpc import AsyncResult
 from fault_agents import Exiter
+from fault_tools import settled as settled_within
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -22,8 +22,8 @@ SETTLE_S = 10.0
 
 
 def settled(value):
-    """A method's value, waiting for it when the proxy returned a placeholder."""
-    return value.result(timeout=SETTLE_S) if isinstance(value, AsyncResult) else value
+    """A method's value, waiting for it (at most SETTLE_S) when the proxy returned a placeholder."""
+    return settled_within(value, SETTLE_S)
 
 
 @pytest.mark.parametrize("kind", ["SystemExit", "KeyboardInterrupt", "Abort"])

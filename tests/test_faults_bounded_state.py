@@ -86,6 +86,7 @@ def test_per_caller_state_is_dropped_with_the_caller(server):
             session.send(calls=requests[start:start + frame])
         for request in requests:
             assert session.wait(request.task_id, 60).ok
+        session.send(release=[r.task_id for r in requests])  # as a real client does (new wire)
         session.close()
 
     def work(i: int) -> None:

@@ -19,6 +19,7 @@ import raw_wire as raw
 from agentscope_rpc.message import Msg
 from dist_agents import Appender
 from fault_agents import Box, Inspector
+from fault_tools import settled
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -34,7 +35,7 @@ def handed_over(server_factory):
     bystander = Appender("bystander", delay=3.0, to_dist=a.options)
     made = producer(Msg("user", "made-"))
     other = bystander(Msg("user", "private-"))
-    seen = Inspector("inspector", to_dist=b.options).inspect(Box(made)).result(timeout=30)
+    seen = settled(Inspector("inspector", to_dist=b.options).inspect(Box(made)))
     blob = bytes.fromhex(seen["arg"]) + bytes.fromhex(seen["ref"])
     assert made.task_id.encode() in blob, "B holds no reference: the test proves nothing"
     return a, b, made, bytes.fromhex(seen["ref"]), blob, other
