@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -78,6 +79,15 @@ def seat_players(fleet: RayFleet, seed: int = 1) -> tuple:
 
 
 # -- placement -------------------------------------------------------------------------
+def test_the_ray_names_come_from_the_deploy_package_on_first_use() -> None:
+    import agentscope_rpc.deploy as deploy
+
+    assert deploy.start_ray_fleet is start_ray_fleet and deploy.RayFleet is RayFleet
+    assert all(hasattr(deploy, name) for name in deploy.__all__)
+    with pytest.raises(AttributeError):
+        deploy.no_such_name  # noqa: B018
+
+
 @pytest.mark.parametrize("servers, nodes, per_node, plan", [
     (3, 3, 1, [1, 1, 1]), (4, 3, 2, [2, 1, 1]), (2, 5, 1, [1, 1]), (6, 3, 2, [2, 2, 2]), (1, 1, 4, [1]),
 ])
@@ -168,6 +178,19 @@ def test_a_killed_server_is_restarted_by_ray_and_takes_new_agents(fleet: RayFlee
         agent.delete()
 
 
+def test_a_server_stopped_from_outside_is_restarted_too(fleet: RayFleet) -> None:
+    before = fleet.status()[1]
+    address = before["address"]
+    env = dict(os.environ, AGENTSCOPE_RPC_TOKEN=fleet.token)  # never on the command line
+    done = subprocess.run([sys.executable, "-m", "agentscope_rpc.server", "stop", "--host", address.host,
+                           "--port", str(address.port)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    after = fleet.wait_for(lambda s: s[1]["state"] == "up" and s[1]["restarts"] == before["restarts"] + 1,
+                           timeout=120)[1]
+    assert after["pid"] != before["pid"]
+    assert Appender("again", to_dist=after["address"].options())(Msg("user", "", role="user")).content == "again"
+
+
 def test_removing_a_node_mid_game_ends_it_naming_the_lost_players(cluster: LocalRayCluster,
                                                                   fleet: RayFleet) -> None:
     victim = cluster.add_node()
@@ -192,6 +215,7 @@ def test_removing_a_node_mid_game_ends_it_naming_the_lost_players(cluster: Local
         elapsed = time.monotonic() - removed_at[0]
         assert caught.value.players == expected
         assert elapsed < 30, f"the loss took {elapsed:.1f}s to surface"
+        print(f"node loss surfaced as PlayersLostError {elapsed:.2f}s after the node was removed")
         assert wide.wait_for(lambda s: s[on_victim[0]["index"]]["state"] != "up", timeout=60)
     finally:
         started = time.monotonic()

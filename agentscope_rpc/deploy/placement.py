@@ -41,9 +41,9 @@ class LeastLoaded:
     """Each agent goes to the server that hosts the fewest agents.
 
     The counts come from the servers (`GetServerInfo`'s `agent_count`), asked
-    all at once and kept for `refresh_s` seconds; placements made since then
-    are added, so a burst of creations spreads evenly without one round trip
-    per agent.  A server that does not answer is left out until the next
+    of every server in one pass and kept for `refresh_s` seconds; placements
+    made since then are added, so a burst of creations spreads evenly without
+    one round trip per agent.  A server that does not answer is left out until the next
     refresh; when none answers, `choose` raises `AgentServerNotAliveError`.
     Ties go to the server after the one chosen last.
     """

@@ -39,7 +39,8 @@ class AgentServerActor:
 
         node_ip = ray.util.get_node_ip_address()
         host = node_ip if config.host in ("", None, NODE_ADDRESS) else config.host
-        config = dataclasses.replace(config, host=host, advertise_host=config.advertise_host or node_ip)
+        advertise = config.advertise_host or (node_ip if host in ("0.0.0.0", "::") else host)
+        config = dataclasses.replace(config, host=host, advertise_host=advertise)
         if model_configs:
             read_model_configs(model_configs, override=True)
         self._node_id = ray.get_runtime_context().get_node_id()
@@ -55,11 +56,11 @@ class AgentServerActor:
             self._launcher.wait_until_terminate()
         except Exception:  # pylint: disable=broad-except
             log.exception("agent server on port %s failed", self._port)
-        finally:
-            self._ended.set()
         if not self._stopping.is_set():
+            # before wait_stopped() could answer: the fleet must see a death, not a stop
             log.error("agent server on port %s stopped on its own; exiting so that Ray restarts it", self._port)
             os._exit(1)  # an unexpected end: Ray restarts a process that dies, not one that returns
+        self._ended.set()
 
     def address(self) -> dict:
         """Where the server is: host, port, node_id, pid."""
