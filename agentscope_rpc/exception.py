@@ -13,7 +13,8 @@
     ├── AgentServerNotAliveError  the server is gone (killed, unreachable)
     ├── StreamError
     │   ├── StreamTimeoutError    no event within the consumer's deadline
-    │   └── StreamCancelledError  the run was cancelled
+    │   ├── StreamCancelledError  the run was cancelled
+    │   └── RemoteSpeakError      a remote speak generator raised (its type name)
     └── ResultExpiredError        a placeholder's result is no longer kept
 
 `AgentCallError.remote_type`, `.remote_message`, `.remote_traceback` describe
@@ -123,6 +124,10 @@ class StreamCancelledError(StreamError):
     """The stream (and the run behind it) was cancelled."""
 
 
+class RemoteSpeakError(StreamError):
+    """A remote agent's speak generator raised; the message is the remote type name."""
+
+
 class ResultExpiredError(AgentScopeRpcError):
     """The result behind a placeholder is no longer kept by its server."""
 
@@ -142,5 +147,6 @@ __all__ = [
     "StreamError",
     "StreamTimeoutError",
     "StreamCancelledError",
+    "RemoteSpeakError",
     "ResultExpiredError",
 ]

@@ -7,7 +7,12 @@
     ├── service(key,…)   per-runtime singletons built on demand (RPC clients)
     ├── proxies          agent id -> the live proxies whose hooks see its speech
     ├── runtime stream   where put_into_stream goes outside an app
+    ├── children         child-mode agent servers, stopped at exit
     └── fetch_identity   the TLS identity presented when fetching placeholders
+
+At interpreter exit the default runtime lets outstanding calls finish (for
+at most `EXIT_GRACE_S`, saying what it waits for), names in a warning any
+it abandons, then stops its child servers.  After Ctrl-C it stops at once.
 
 User code stays synchronous; `run_sync` / `submit` are the one bridge into
 the loop.  `current()` is the runtime of the calling context: an agent
@@ -19,16 +24,26 @@ Nothing here imports the transport: the RPC layer builds its clients through
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import contextvars
+import logging
+import os
+import queue
+import sys
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any, Awaitable, Callable, Hashable, Iterator, Optional
 
 DISPATCH_THREADS = 8  # hooks of different agents may run at once, each agent's in order
+# At interpreter exit, calls still outstanding get this long to finish before
+# child servers stop (AGENTSCOPE_RPC_EXIT_GRACE overrides; Ctrl-C skips it).
+EXIT_GRACE_S = float(os.environ.get("AGENTSCOPE_RPC_EXIT_GRACE", "60"))
 _DEFAULT_PRINTER: Any = object()
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -42,11 +57,12 @@ class Runtime:
         self._loop_thread: Optional[threading.Thread] = None
         self._own_loop = False
         self._services: dict = {}
-        self._dispatch_pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._dispatch_pool: Optional[_DaemonPool] = None
         self._lanes: dict = {}  # dispatch key -> deque of pending jobs (one lane runs at a time)
         self.proxies: dict[str, "weakref.WeakSet"] = {}
         self.fetch_identity: tuple[str, str] = ("", "")
         self.runtime_streams: deque = deque()  # see streaming.get_runtime_stream
+        self.children: list = []
         self.closed = False
 
     def __repr__(self) -> str:
@@ -168,10 +184,7 @@ class Runtime:
     def _run_lane(self, key: Hashable, lane: deque) -> None:
         pool = self._dispatch_pool
         if pool is None:
-            pool = self._dispatch_pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=DISPATCH_THREADS,
-                thread_name_prefix=f"agentscope-rpc-dispatch-{self.name}",
-            )
+            pool = self._dispatch_pool = _DaemonPool(DISPATCH_THREADS, f"agentscope-rpc-dispatch-{self.name}")
         func, args, future = lane[0]
         loop = future.get_loop()
         ctx = contextvars.copy_context()
@@ -181,12 +194,12 @@ class Runtime:
                 value, error = ctx.run(func, *args), None
             except BaseException as err:  # pylint: disable=broad-except
                 value, error = None, err
-            loop.call_soon_threadsafe(self._lane_done, key, lane, value, error)
+            try:
+                loop.call_soon_threadsafe(self._lane_done, key, lane, value, error)
+            except RuntimeError:
+                pass  # the loop is closed: the runtime is gone
 
-        try:
-            pool.submit(job)
-        except RuntimeError as err:  # interpreter shutdown
-            self._lane_done(key, lane, None, err)
+        pool.submit(job)
 
     def _lane_done(self, key: Hashable, lane: deque, value: Any, error: Optional[BaseException]) -> None:
         _, _, future = lane.popleft()
@@ -219,6 +232,22 @@ class Runtime:
         with self._lock:
             if self._services.get(key) is value:
                 del self._services[key]
+
+    # -- connections and placeholders (built by the RPC layer, imported only when used) --
+    def connection(self, endpoint: Any) -> Any:
+        """This runtime's connection to the agent server at `endpoint` (an `rpc.codec.Endpoint`)."""
+        from .rpc.connection import connection_for
+
+        return connection_for(self, endpoint)
+
+    def placeholder_from_ref(self, ref: Any) -> Any:
+        """A placeholder that fetches the result a decoded `ResultRef` names, when first needed."""
+        from .rpc.connection import ref_placeholder
+
+        return ref_placeholder(self, ref)
+
+    def connections(self) -> list:
+        return [s for s in self.services() if type(s).__name__ == "Connection"]
 
     # -- proxies ---------------------------------------------------------------------
     def register_proxy(self, agent_id: str, proxy: Any) -> None:
@@ -261,19 +290,106 @@ class Runtime:
                 streams.append(AppStream())
             return streams[0]
 
+    # -- child servers ---------------------------------------------------------------
+    def spawn_child(self, **settings: Any) -> Any:
+        """Start a loopback agent server owned by this runtime (child-mode `to_dist`)."""
+        from .server.child import spawn_child_server
+
+        child = spawn_child_server(**settings)
+        with self._lock:
+            self.children.append(child)
+        return child
+
+    def stop_children(self) -> None:
+        with self._lock:
+            children, self.children = self.children, []
+        threads = [threading.Thread(target=child.stop, kwargs={"timeout": 2.0}) for child in children]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    def drain(self, grace: float) -> list:
+        """Wait up to `grace` seconds for outstanding calls; returns the ones still outstanding."""
+        pending = [(conn, p) for conn in self.connections() for p in conn.outstanding()]
+        if not pending:
+            return []
+        log.warning("agentscope-rpc: waiting up to %.0fs for %d outstanding call(s) to finish before exit",
+                    grace, len(pending))
+        deadline = time.monotonic() + grace
+        left = []
+        for conn, request in pending:
+            placeholder = getattr(getattr(request, "events", None), "placeholder", None) or \
+                getattr(request, "placeholder", None) or getattr(request, "ready", None)
+            try:
+                placeholder.exception(max(0.0, deadline - time.monotonic()))
+            except Exception:  # pylint: disable=broad-except
+                left.append((conn, request))
+        return left
+
+    def _at_exit(self) -> None:
+        interrupted = getattr(sys, "last_type", None) is KeyboardInterrupt
+        try:
+            if not interrupted and self._loop is not None:
+                abandoned = self.drain(EXIT_GRACE_S)
+                if abandoned:
+                    names = ", ".join(f"{getattr(r, 'request_id', '?')} on {c.endpoint.address}" for c, r in abandoned)
+                    log.warning("agentscope-rpc: exiting with %d call(s) unfinished: %s", len(abandoned), names)
+        finally:
+            self.stop_children()
+
     # -- end ---------------------------------------------------------------------------
     def close(self) -> None:
         """Stop the loop thread this runtime started and its dispatcher."""
         self.closed = True
         pool, self._dispatch_pool = self._dispatch_pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
         loop, thread = self._loop, self._loop_thread
         if loop is not None and self._own_loop and not loop.is_closed():
             loop.call_soon_threadsafe(loop.stop)
             if thread is not None and thread is not threading.current_thread():
                 thread.join(5)
         self._loop = None
+
+
+class _DaemonPool:
+    """A few daemon threads running jobs from one queue.
+
+    Not a ThreadPoolExecutor: those refuse new work once interpreter exit
+    begins, and the exit drain still needs the dispatcher.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self._size = size
+        self._name = name
+        self._jobs: "queue.SimpleQueue" = queue.SimpleQueue()
+        self._threads: list = []
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+        with self._lock:
+            if self._idle == 0 and len(self._threads) < self._size:
+                thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+            with self._lock:
+                self._idle -= 1
+            if job is None:
+                return
+            job()
+
+    def shutdown(self) -> None:
+        for _ in self._threads:
+            self._jobs.put(None)
 
 
 _default: Optional[Runtime] = None
@@ -289,6 +405,7 @@ def default() -> Runtime:
         with _default_lock:
             if _default is None:
                 _default = Runtime()
+                atexit.register(_default._at_exit)  # pylint: disable=protected-access
             runtime = _default
     return runtime
 

@@ -17,8 +17,8 @@ from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.exception import AgentNotFoundError, AgentScopeRpcError
 from agentscope_rpc.message import Msg
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
-from agentscope_rpc.rpc.child import TOKEN_ENV
-from agentscope_rpc.rpc.client import Endpoint, RpcClient
+from agentscope_rpc import runtime
+from agentscope_rpc.rpc.codec import TOKEN_ENV, Endpoint
 from dist_agents import Appender, BigProducer, Recorder
 
 pytestmark = pytest.mark.timeout(120)
@@ -26,8 +26,8 @@ AGENT_DIR = pathlib.Path(__file__).parent / "dist_agents" / "agent_dir"
 
 
 def rpc(server, method, request=None):
-    client = RpcClient.get(Endpoint(server.host, server.port, server.token))
-    return client.run(client.unary(method, request or pb.Empty()), timeout=30)
+    connection = runtime.default().connection(Endpoint(server.host, server.port, server.token))
+    return connection.run(method, request or pb.Empty())
 
 
 def test_list_agents_memory_and_info(server):

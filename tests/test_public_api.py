@@ -51,6 +51,7 @@ def _module(name):
                 "StreamError",
                 "StreamTimeoutError",
                 "StreamCancelledError",
+                "RemoteSpeakError",
                 "ResultExpiredError",
             },
         ),

@@ -121,40 +121,6 @@ def _recording_init(init: Callable) -> Callable:
     return wrapper
 
 
-class _Text:
-    """The text of a message being streamed: appends cost O(delta), not O(length)."""
-
-    __slots__ = ("_pieces", "_joined", "_count")
-
-    def __init__(self) -> None:
-        self._pieces: list = []
-        self._joined = ""  # "".join(self._pieces[:self._count])
-        self._count = 0
-
-    def add(self, delta: str) -> str:
-        if delta:
-            self._pieces.append(delta)
-        return delta
-
-    def set(self, new_text: str) -> Optional[str]:
-        """Replace with the whole text so far; the delta, or None if it was rewritten."""
-        old = self.value()
-        self._pieces, self._joined, self._count = [new_text], new_text, 1
-        return new_text[len(old):] if new_text.startswith(old) else None
-
-    def value(self) -> str:
-        if self._count != len(self._pieces):
-            self._joined = "".join(self._pieces)
-            self._pieces = [self._joined] if self._joined else []
-            self._count = len(self._pieces)
-        return self._joined
-
-    def snapshot(self) -> Callable[[], str]:
-        """A function returning the text as it is now (joined only when called)."""
-        pieces, count = self._pieces, len(self._pieces)
-        return lambda: "".join(pieces[:count])
-
-
 class AgentBase(HookOwner):
     """Base class of every agent; subclasses implement `reply(x=None) -> Msg`."""
 
@@ -173,7 +139,7 @@ class AgentBase(HookOwner):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         dist = kwargs.get("to_dist")
         if dist:
-            from ..rpc.proxy import create_remote_agent  # lazy: transport layer
+            from ..rpc.to_dist import create_remote_agent  # lazy: transport layer
 
             kwargs = {k: v for k, v in kwargs.items() if k != "to_dist"}
             return create_remote_agent(cls, args, kwargs, dist)
@@ -308,7 +274,7 @@ class AgentBase(HookOwner):
         delta; the accumulated message is joined only if someone reads it.
         """
         msg_id = uuid.uuid4().hex
-        text = _Text()
+        text = speech.TextBuffer()
         seq = 0
         ended = False
         try:
@@ -343,13 +309,14 @@ class AgentBase(HookOwner):
             if close is not None:
                 close()
 
-    def _chunk(self, msg_id: str, text: "_Text", stream: bool, last: bool, seq: int,
+    def _chunk(self, msg_id: str, text: speech.TextBuffer, stream: bool, last: bool, seq: int,
                delta: Optional[str]) -> speech.SpeakEvent:
         snapshot = text.snapshot()
         name = self.name
         return speech.SpeakEvent(
             None, stream, last, seq, self.agent_id, delta=delta,
             build=lambda: Msg(name, snapshot(), "assistant", id=msg_id),
+            head=(msg_id, name, "assistant", None),
         )
 
     # -- hook registration (class level; this class and its subclasses) ---
@@ -375,7 +342,7 @@ class AgentBase(HookOwner):
 
         Without `port` a fresh child server process is started for it.
         """
-        from ..rpc.proxy import distribute_existing  # lazy: transport layer
+        from ..rpc.to_dist import distribute_existing  # lazy: transport layer
 
         return distribute_existing(self, host=host, port=port, **options)
 

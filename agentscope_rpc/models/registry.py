@@ -35,6 +35,7 @@ _lock = threading.Lock()
 _configs: dict[str, dict] = {}
 _builtin_configs: dict[str, dict] = {DEFAULT_MODEL_CONFIG_NAME: DEFAULT_MODEL_CONFIG}
 _model_types: dict[str, type] = {}
+_version = [0, None]  # [changes so far, (version, JSON of the user configs) cached for shipping]
 
 
 def register_model_type(cls: type) -> type:
@@ -105,12 +106,23 @@ def read_model_configs(
             known[name] = config
         _configs.clear()
         _configs.update(known)
+        _version[0] += 1
 
 
 def clear_model_configs() -> None:
     """Forget every user config (built-in defaults stay available)."""
     with _lock:
         _configs.clear()
+        _version[0] += 1
+
+
+def model_configs_json() -> str:
+    """The user configs as one JSON text, computed once per change (what creations ship)."""
+    with _lock:
+        cached = _version[1]
+        if cached is None or cached[0] != _version[0]:
+            cached = _version[1] = (_version[0], json.dumps(list(_configs.values()), sort_keys=True))
+        return cached[1]
 
 
 def get_model_configs() -> list[dict]:
@@ -156,6 +168,7 @@ __all__ = [
     "read_model_configs",
     "clear_model_configs",
     "get_model_configs",
+    "model_configs_json",
     "get_model_config",
     "load_model_by_config_name",
 ]

@@ -14,7 +14,7 @@ from .config import ServerConfig
 
 
 def _serve(config: ServerConfig) -> int:
-    from .app import AgentServer
+    from .agent_server import AgentServer
 
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -65,20 +65,21 @@ def _client_args(parser: argparse.ArgumentParser) -> None:
 
 
 def _remote(ns: argparse.Namespace, action: str) -> int:
-    from ..rpc.client import Endpoint, RpcClient
+    from .. import runtime
     from ..rpc._proto import agent_server_pb2 as pb
+    from ..rpc.codec import Endpoint
 
     token = ns.token or (open(ns.token_file, encoding="utf-8").read().strip() if ns.token_file else None)
     token = token or os.environ.get("AGENTSCOPE_RPC_TOKEN", "")
     root = open(ns.tls_root_cert, encoding="utf-8").read() if ns.tls_root_cert else ""
-    client = RpcClient.get(Endpoint(ns.host, ns.port, token, root))
+    client = runtime.default().connection(Endpoint(ns.host, ns.port, token, root))
     try:
         if action == "stop":
-            client.run(client.unary("StopServer", pb.Empty(), ns.timeout, idempotent=False), ns.timeout + 1)
+            client.run("StopServer", pb.Empty(), ns.timeout, idempotent=False)
             print(f"stopping agent server {ns.host}:{ns.port}")
         else:
-            info = client.run(client.unary("GetServerInfo", pb.Empty(), ns.timeout), ns.timeout + 1)
-            agents = client.run(client.unary("ListAgents", pb.Empty(), ns.timeout), ns.timeout + 1)
+            info = client.run("GetServerInfo", pb.Empty(), ns.timeout)
+            agents = client.run("ListAgents", pb.Empty(), ns.timeout)
             print(json.dumps({
                 "pid": info.pid, "host": info.host, "port": info.port,
                 "cpu_percent": info.cpu_percent, "memory_mb": round(info.memory_mb, 1),

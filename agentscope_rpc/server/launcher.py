@@ -5,9 +5,8 @@ import concurrent.futures
 import dataclasses
 from typing import Any, Optional
 
-from ..rpc import _loop
-from ..rpc.child import ChildServer, spawn_server
-from .app import AgentServer
+from .agent_server import AgentServer
+from .child import ChildServer, spawn
 from .config import ServerConfig
 
 
@@ -43,16 +42,12 @@ class RpcAgentServerLauncher:
     def launch(self, in_subprocess: bool = True) -> int:
         """Start serving; returns the bound port."""
         if in_subprocess:
-            self._child = spawn_server(
-                self.config.to_argv(),
-                self.config.resolved_token(),
-                host=self.host,
-            )
+            self._child = spawn(self.config)
             self.port = self._child.port
         else:
             self._server = AgentServer(self.config)
-            self.port = _loop.run_sync(self._server.start())
-            self._serving = _loop.submit(self._server.wait_stopped())
+            self.port = self._server.start_in_thread()
+            self._serving = self._server.runtime.submit(self._server.wait_stopped())
         return self.port
 
     def wait_until_terminate(self, timeout: Optional[float] = None) -> None:
@@ -68,7 +63,7 @@ class RpcAgentServerLauncher:
             self._child = None
         if self._server is not None:
             server, self._server = self._server, None
-            _loop.run_sync(server.stop(), timeout=server.config.shutdown_grace + 10)
+            server.stop_in_thread()
 
     def __enter__(self) -> "RpcAgentServerLauncher":
         if self.port is None or (self._child is None and self._server is None):

@@ -55,6 +55,10 @@ class AgentClassRegistry:
                     found.append(attr)
         return found
 
+    def register(self, klass: type) -> None:
+        """Make `klass` known by name (classes given to the launcher)."""
+        self._by_name[klass.__name__] = klass
+
     def names(self) -> list[str]:
         return sorted(self._by_name)
 

@@ -1,48 +1,48 @@
-"""Start agent servers as child processes and wait until they serve.
+"""Agent servers as child processes of this one.
 
-Used by child-mode `to_dist()` and by `RpcAgentServerLauncher`.  The token
-travels in the environment (never on the command line); the child reports
-its port on a private pipe; it watches its stdin and exits when the parent
-goes away, so no server outlives its orchestrator.
+Used by child-mode `to_dist()` (through the runtime, which owns its
+children and stops them at exit) and by `RpcAgentServerLauncher`.  The
+child is `python -m agentscope_rpc.server start` with the flags of a
+`ServerConfig`; its token travels in the environment (never on the command
+line), it reports its port on a private pipe, and it watches its stdin and
+exits when the parent goes away, so no server outlives its orchestrator.
 """
 from __future__ import annotations
 
-import atexit
+import dataclasses
 import os
 import secrets
 import select
 import subprocess
 import sys
-import threading
 import time
 from typing import Optional
 
 from ..exception import AgentServerNotAliveError
-from .codec import TOKEN_ENV
+from ..rpc.codec import TOKEN_ENV, Endpoint
+from .config import ServerConfig
+
 READY_TIMEOUT_S = 120.0
-
-_session_token: Optional[str] = None
-_children: list["ChildServer"] = []
-_lock = threading.Lock()
-
-
-def session_token() -> str:
-    """A fresh random token shared by the child servers of this process."""
-    global _session_token  # pylint: disable=global-statement
-    with _lock:
-        if _session_token is None:
-            _session_token = secrets.token_urlsafe(32)
-        return _session_token
 
 
 class ChildServer:
     """An agent server process started by this process."""
 
-    def __init__(self, process: subprocess.Popen, host: str, port: int, token: str) -> None:
+    def __init__(self, process: subprocess.Popen, endpoint: Endpoint) -> None:
         self.process = process
-        self.host = host
-        self.port = port
-        self.token = token
+        self.endpoint = endpoint
+
+    @property
+    def host(self) -> str:
+        return self.endpoint.host
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.port
+
+    @property
+    def token(self) -> str:
+        return self.endpoint.token
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -63,9 +63,6 @@ class ChildServer:
                 break
             except subprocess.TimeoutExpired:
                 continue
-        with _lock:
-            if self in _children:
-                _children.remove(self)
 
 
 def _child_env(token: Optional[str]) -> dict:
@@ -80,24 +77,15 @@ def _child_env(token: Optional[str]) -> dict:
     return env
 
 
-def spawn_server(
-    flags: list,
-    token: Optional[str],
-    host: str = "127.0.0.1",
-    watch_parent: bool = True,
-    timeout: float = READY_TIMEOUT_S,
-) -> ChildServer:
-    """Run `python -m agentscope_rpc.server start FLAGS`; return once it serves."""
+def spawn(config: ServerConfig, watch_parent: bool = True, timeout: float = READY_TIMEOUT_S) -> ChildServer:
+    """Start a server for `config` in a child process; returns once it serves."""
+    token = config.resolved_token()
     read_fd, write_fd = os.pipe()
-    cmd = [sys.executable, "-m", "agentscope_rpc.server", "start", *flags, "--ready-fd", str(write_fd)]
-    if watch_parent:
-        cmd.append("--watch-stdin")
+    flags = dataclasses.replace(config, token=None, ready_fd=write_fd, watch_stdin=watch_parent).to_argv()
+    cmd = [sys.executable, "-m", "agentscope_rpc.server", "start", *flags]
     try:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            cmd,
-            stdin=subprocess.PIPE,
-            pass_fds=(write_fd,),
-            env=_child_env(token),
+            cmd, stdin=subprocess.PIPE, pass_fds=(write_fd,), env=_child_env(token),
         )
     finally:
         os.close(write_fd)
@@ -109,10 +97,16 @@ def spawn_server(
         raise
     finally:
         os.close(read_fd)
-    child = ChildServer(proc, host, port, token or "")
-    with _lock:
-        _children.append(child)
-    return child
+    return ChildServer(proc, Endpoint(config.advertise_host or config.host, port, token or ""))
+
+
+def spawn_child_server(**settings: object) -> ChildServer:
+    """A loopback child server with a fresh random token (child-mode `to_dist`)."""
+    settings.setdefault("host", "127.0.0.1")
+    settings.setdefault("port", 0)
+    settings.setdefault("token", secrets.token_urlsafe(32))
+    settings.setdefault("log_level", "WARNING")
+    return spawn(ServerConfig(**settings))  # type: ignore[arg-type]
 
 
 def wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> int:
@@ -129,17 +123,9 @@ def wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> int:
         chunk = os.read(fd, 256)
         if not chunk:  # the child closed the pipe without being ready: it died
             code = proc.wait()
-            raise AgentServerNotAliveError(
-                f"agent server exited with code {code} before serving (see its stderr above)",
-            )
+            raise AgentServerNotAliveError(f"agent server exited with code {code} before serving (see its stderr above)")
         data += chunk
     line = data.split(b"\n", 1)[0].decode()
     if not line.startswith("READY "):
         raise AgentServerNotAliveError(f"agent server sent {line!r} instead of READY")
     return int(line.split()[1])
-
-
-@atexit.register
-def _stop_children() -> None:
-    for child in list(_children):
-        child.stop(timeout=2.0)
