@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import threading
 import traceback
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional
@@ -137,24 +138,41 @@ def _jsonable(obj: Any) -> Any:
     raise _NotJson
 
 
-def _object_hook(refs: Optional[Callable[[ResultRef], Any]]) -> Callable[[dict], Any]:
-    def hook(data: dict) -> Any:
-        kind = data.get("__type")
-        if kind == "Msg":
-            return Msg.from_dict(data)
-        if kind == "tuple":
-            return tuple(data["v"])
-        if kind == "Ref":
-            ref = ResultRef(
-                Endpoint(str(data["host"]), int(data["port"]), root_cert=data.get("root_cert") or "",
-                         server_name=data.get("server_name") or ""),
-                str(data["task_id"]),
-                str(data.get("capability") or ""),
-            )
-            return refs(ref) if refs is not None else ref
-        return data
+_refs_hook = threading.local()  # the `refs` of the decode running on this thread
 
-    return hook
+
+def _object_hook(data: dict) -> Any:
+    kind = data.get("__type")
+    if kind is None:
+        return data
+    if kind == "Msg":
+        return Msg.from_dict(data)
+    if kind == "tuple":
+        return tuple(data["v"])
+    if kind == "Ref":
+        ref = ResultRef(
+            Endpoint(str(data["host"]), int(data["port"]), root_cert=data.get("root_cert") or "",
+                     server_name=data.get("server_name") or ""),
+            str(data["task_id"]),
+            str(data.get("capability") or ""),
+        )
+        refs = getattr(_refs_hook, "refs", None)
+        return refs(ref) if refs is not None else ref
+    return data
+
+
+_DECODER = json.JSONDecoder(object_hook=_object_hook)  # one decoder: building one costs more than a small call
+
+
+def _loads(text: str, refs: Optional[Callable[[ResultRef], Any]]) -> Any:
+    if refs is None:
+        return _DECODER.decode(text)
+    previous = getattr(_refs_hook, "refs", None)
+    _refs_hook.refs = refs
+    try:
+        return _DECODER.decode(text)
+    finally:
+        _refs_hook.refs = previous
 
 
 def encode(value: Any, allow_pickle: bool = True) -> pb.Payload:
@@ -176,7 +194,7 @@ def decode(payload: pb.Payload, refs: Optional[Callable[[ResultRef], Any]] = Non
     if payload.kind == NONE:
         return None
     if payload.kind == JSON:
-        return json.loads(payload.data.decode(), object_hook=_object_hook(refs))
+        return _loads(payload.data.decode(), refs)
     if payload.kind == PICKLE:
         if not allow_pickle:
             raise PermissionError("pickled payloads are not accepted by this server (code shipping is off)")
@@ -194,7 +212,7 @@ def dumps(value: Any) -> str:
 
 def loads(text: str, refs: Optional[Callable[[ResultRef], Any]] = None) -> Any:
     """The value of `dumps` text."""
-    return json.loads(text, object_hook=_object_hook(refs))
+    return _loads(text, refs)
 
 
 def encode_args(args: tuple, kwargs: dict, allow_pickle: bool = True) -> pb.Payload:

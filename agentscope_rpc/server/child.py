@@ -85,7 +85,8 @@ def spawn(config: ServerConfig, watch_parent: bool = True, timeout: float = READ
     cmd = [sys.executable, "-m", "agentscope_rpc.server", "start", *flags]
     try:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            cmd, stdin=subprocess.PIPE, pass_fds=(write_fd,), env=_child_env(token),
+            # its own session: a Ctrl-C at the terminal reaches the parent, which stops it
+            cmd, stdin=subprocess.PIPE, pass_fds=(write_fd,), env=_child_env(token), start_new_session=True,
         )
     finally:
         os.close(write_fd)

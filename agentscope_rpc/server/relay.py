@@ -32,13 +32,13 @@ class CallRelay:
     def __init__(self, loop: asyncio.AbstractEventLoop, max_steps: int = MAX_STEPS) -> None:
         self._loop = loop
         self._lock = threading.Lock()
-        self._room = threading.Condition(self._lock)
+        self._room: Optional[threading.Condition] = None  # made when a producer first has to wait
         self._buffer = SpeakBuffer(max_steps)
         self._listener: Optional[Callable[[], None]] = None
         self._notified = False
         self.cancelled = False
         self.high_water = 0  # most steps ever queued (tests read it)
-        self._nested: "weakref.WeakSet" = weakref.WeakSet()
+        self._nested: Optional["weakref.WeakSet"] = None  # nested calls, cancelled with this one
 
     # -- producer side (any thread) --------------------------------------------------------
     def __call__(self, event: SpeakEvent) -> bool:
@@ -51,6 +51,8 @@ class CallRelay:
                 if on_loop:
                     self._buffer.force(step)
                     break
+                if self._room is None:
+                    self._room = threading.Condition(self._lock)
                 self._room.wait(PRODUCER_WAIT_S)
                 if self.cancelled:
                     raise StreamCancelledError("the caller cancelled this call")
@@ -75,8 +77,10 @@ class CallRelay:
         """A nested call made while serving this one: cancelled with it."""
         if self.cancelled:
             placeholder.cancel()
-        else:
-            self._nested.add(placeholder)
+            return
+        if self._nested is None:
+            self._nested = weakref.WeakSet()
+        self._nested.add(placeholder)
 
     def _queued(self) -> None:
         """(locked) Tell the session, once per batch, that events wait."""
@@ -111,7 +115,8 @@ class CallRelay:
         with self._lock:
             items = self._buffer.take(encode)
             self._notified = False
-            self._room.notify_all()
+            if self._room is not None:
+                self._room.notify_all()
         return items
 
     def pending(self) -> bool:
@@ -121,6 +126,7 @@ class CallRelay:
         with self._lock:
             self.cancelled = True
             self._buffer.clear()
-            self._room.notify_all()
-        for placeholder in list(self._nested):
+            if self._room is not None:
+                self._room.notify_all()
+        for placeholder in list(self._nested or ()):
             placeholder.cancel()
