@@ -19,16 +19,37 @@ in call order, and remote listeners fetch the value server-to-server.
 
 Nested hubs: an agent in several open hubs forwards through each of them, but
 a listener that shares more than one open hub with the speaker observes the
-reply once -- the hub opened first among those they share delivers it.
+reply once -- the hub opened first among those they share delivers it.  The
+open hubs are kept by the current runtime (`OpenHubs`), so an in-process
+agent server's hubs and the orchestrator's never mix.
+
+A reply that is not a message (a dict, a number...) cannot be observed: the
+speaker's call raises a TypeError naming the agent and what it returned.
+Replies of None are not forwarded.
 """
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 from typing import Any, Iterable, Optional
 
-_REGISTRY_LOCK = threading.RLock()
-_OPEN_HUBS: list["MsgHubManager"] = []  # open hubs, in the order they opened
+from . import runtime
+from .message import check_msg
+
+log = logging.getLogger(__name__)
+
+
+class OpenHubs:
+    """The open hubs of one runtime, in the order they opened."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.hubs: list = []
+
+
+def _open_hubs() -> OpenHubs:
+    return runtime.current().service("msghub.open", OpenHubs)
 
 
 def _as_list(agents: Any) -> list:
@@ -53,56 +74,61 @@ class MsgHubManager:
         self.announcement = announcement
         self.hook_name = f"msghub_{uuid.uuid4().hex}"
         self._open = False
+        self._registry = _open_hubs()
 
     # -- context manager --------------------------------------------------
     def __enter__(self) -> "MsgHubManager":
-        with _REGISTRY_LOCK:
+        with self._registry.lock:
             if self._open:
                 raise RuntimeError("this msghub is already open")
             members = list(self.participants)
         if self.announcement is not None:
             for agent in members:
                 agent.observe(self.announcement)
-        with _REGISTRY_LOCK:
+        with self._registry.lock:
             self._open = True
-            _OPEN_HUBS.append(self)
+            self._registry.hubs.append(self)
             members = list(self.participants)
         for agent in members:
             self._attach(agent)
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        with _REGISTRY_LOCK:
+        with self._registry.lock:
             if not self._open:
                 return
             self._open = False
-            _OPEN_HUBS.remove(self)
+            self._registry.hubs.remove(self)
             members = list(self.participants)
         for agent in members:
             agent.remove_reply_listener(self.hook_name)
 
     # -- membership -----------------------------------------------------------
     def add(self, new_participant: Any) -> None:
-        """Add one agent or a list of agents (ignored if already members)."""
+        """Add one agent or a list of agents (a member already in is skipped with a warning)."""
         added = []
-        with _REGISTRY_LOCK:
+        with self._registry.lock:
             for agent in _as_list(new_participant):
                 if not _contains(self.participants, agent):
                     self.participants.append(agent)
                     added.append(agent)
+                else:
+                    log.warning("msghub: %s is already a participant; not added again", _name(agent))
             is_open = self._open
         if is_open:
             for agent in added:
                 self._attach(agent)
 
     def delete(self, participant: Any) -> None:
-        """Remove one agent or a list of agents (non-members are ignored)."""
+        """Remove one agent or a list of agents (a non-member is skipped with a warning)."""
         removed = []
-        with _REGISTRY_LOCK:
+        with self._registry.lock:
             for agent in _as_list(participant):
                 if _contains(self.participants, agent):
                     self.participants = [p for p in self.participants if p is not agent]
                     removed.append(agent)
+                else:
+                    log.warning("msghub: %s is not a participant; nothing to delete", _name(agent))
             is_open = self._open
         if is_open:
             for agent in removed:
@@ -110,7 +136,7 @@ class MsgHubManager:
 
     def broadcast(self, msg: Any) -> None:
         """Every participant observes `msg` (a Msg or a list of them)."""
-        with _REGISTRY_LOCK:
+        with self._registry.lock:
             members = list(self.participants)
         for agent in members:
             agent.observe(msg)
@@ -124,12 +150,12 @@ class MsgHubManager:
 
     def _listeners(self, speaker: Any) -> list:
         """The participants this hub delivers `speaker`'s replies to."""
-        with _REGISTRY_LOCK:
+        with self._registry.lock:
             if not self._open or not _contains(self.participants, speaker):
                 return []
             earlier = [
                 hub.participants
-                for hub in _OPEN_HUBS[: _OPEN_HUBS.index(self)]
+                for hub in self._registry.hubs[: self._registry.hubs.index(self)]
                 if _contains(hub.participants, speaker)
             ]
             return [
@@ -142,8 +168,15 @@ class MsgHubManager:
     def _forward(self, speaker: Any, reply: Any) -> None:
         if reply is None:
             return
-        for agent in self._listeners(speaker):
+        listeners = self._listeners(speaker)
+        if listeners:
+            check_msg(reply, f"msghub: {_name(speaker)}'s reply", "so the other participants cannot observe it")
+        for agent in listeners:
             agent.observe(reply)
+
+
+def _name(agent: Any) -> str:
+    return repr(getattr(agent, "name", None) or agent)
 
 
 def msghub(participants: Iterable, announcement: Optional[Any] = None) -> MsgHubManager:

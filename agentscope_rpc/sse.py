@@ -1,20 +1,22 @@
-"""Serve an `@pipeline` app's stream as Server-Sent Events (Starlette).
+"""Serve an `@pipeline` app's stream as Server-Sent Events, with a live page (Starlette).
 
     python -m agentscope_rpc.sse examples/distributed/streaming_chat.py:chat --port 8000
+    python -m agentscope_rpc.sse --replay game.jsonl --port 8000     # a saved transcript
 
 `GET /stream?turns=3` runs the app once per request -- the query parameters
-become its keyword arguments, as strings -- and sends what it streams:
+become its keyword arguments, as strings -- and sends its live events
+(`agentscope_rpc.live_events`: `chunk`, `message`, `put`, `error`, `end`),
+each as `event: <type>` and one `data: <json>` line.  With `chunks=False`
+only whole messages are sent.  In replay mode `/stream` sends the
+transcript's events instead (`?speed=2` paces them, default as recorded;
+`speed=0` at once).
 
-    event: chunk    data: {"msg": <Msg.to_dict()>, "last": true|false}
-    event: message  data: <Msg.to_dict()>        a message is complete
-    event: put      data: <JSON of what put_into_stream got>
-    event: error    data: {"type": ..., "message": ...}
-    event: end      data: {"status": "completed"|"error"|"cancelled"|"timeout"}
-
-With `chunks=True` each snapshot of a growing message is a `chunk` event and
-a completed message is also sent as `message`; with `chunks=False` only
-`message` events are sent.  `error` (the app raised) is followed by `end`.
-`GET /` is a small page that shows the stream live, one line per message.
+`GET /` is the live page (`agentscope_rpc/web/live.html`, no external
+assets, works offline): one card per message in the speaker's colour with a
+role badge, text growing as it streams (several at once, in place, by
+message id), phase banners, private channels marked, `put` data rendered as
+structured data, auto-scroll that pauses while the reader scrolls up, the
+connection state and a clear end.
 
 The app runs in its own thread (`streaming.run_app`); the event loop only
 waits for the next item in a worker thread.  A client that disconnects
@@ -28,9 +30,10 @@ import argparse
 import html
 import importlib
 import importlib.util
-import json
 import os
 import sys
+from importlib import resources
+from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterator, Optional
 
 import anyio
@@ -39,9 +42,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, StreamingResponse
 from starlette.routing import Route
 
-from .exception import AgentCallError
-from .message import Msg
-from .app_stream import COMPLETED, AppStream, SpeakChunk
+from . import live_events
+from .app_stream import COMPLETED, AppStream
 from .streaming import PipelineSpec, run_app
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -49,32 +51,18 @@ _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 def format_event(event: str, data: Any) -> str:
     """One SSE event; JSON never contains a raw newline, so one data line."""
-    payload = json.dumps(data, ensure_ascii=False, default=_jsonable)
-    return f"event: {event}\ndata: {payload}\n\n"
+    return f"event: {event}\ndata: {live_events.to_json(data)}\n\n"
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Msg):
-        return value.to_dict()
-    return str(value)
+def sse_text(event: Any) -> str:
+    """A live event as SSE text."""
+    return format_event(event.type, event.to_data())
 
 
-def _error_data(err: BaseException) -> dict:
-    if isinstance(err, AgentCallError):
-        return {"type": err.remote_type, "message": err.remote_message, "remote": True}
-    return {"type": type(err).__name__, "message": str(err)}
-
-
-def encode_item(item: Any) -> Iterator[str]:
-    """The SSE events for one item of an app stream."""
-    if isinstance(item, SpeakChunk):
-        yield format_event("chunk", {"msg": item.msg.to_dict(), "last": item.last})
-        if item.last:
-            yield format_event("message", item.msg.to_dict())
-    elif isinstance(item, Msg):
-        yield format_event("message", item.to_dict())
-    else:
-        yield format_event("put", item)
+def encode_item(item: Any, encoder: Optional[live_events.EventEncoder] = None) -> Iterator[str]:
+    """The SSE texts for one item of an app stream."""
+    for event in (encoder or live_events.EventEncoder()).encode(item):
+        yield sse_text(event)
 
 
 class _Exhausted(Exception):
@@ -88,10 +76,21 @@ def _next(items: Iterator[Any]) -> Any:
         raise _Exhausted from None
 
 
-async def app_events(spec: PipelineSpec, kwargs: dict) -> AsyncIterator[str]:
-    """Run the app once; yield its stream as SSE text."""
+async def app_events(spec: PipelineSpec, kwargs: dict, transcript: Optional[str] = None) -> AsyncIterator[str]:
+    """Run the app once; yield its stream as SSE text (and record it to `transcript`)."""
+    from .transcript import TranscriptWriter
+
     stream = AppStream(spec.chunks, spec.maxsize)
     items = run_app(spec.app, (), kwargs, stream, spec.timeout)
+    encoder = live_events.EventEncoder()
+    writer = TranscriptWriter(transcript) if transcript else None
+
+    def emit(event: Any) -> str:
+        if writer is not None:
+            writer.write(event)
+        return sse_text(event)
+
+    error: Optional[BaseException] = None
     try:
         while True:
             try:
@@ -101,18 +100,38 @@ async def app_events(spec: PipelineSpec, kwargs: dict) -> AsyncIterator[str]:
             except _Exhausted:
                 break
             except Exception as err:  # pylint: disable=broad-except
-                yield format_event("error", _error_data(err))
+                error = err
                 break
-            for text in encode_item(item):
-                yield text
-        yield format_event("end", {"status": stream.status or COMPLETED})
+            for event in encoder.encode(item):
+                yield emit(event)
+        for event in encoder.finish(stream.status or COMPLETED, error):
+            yield emit(event)
     finally:
+        if writer is not None:
+            writer.close()
         if stream.status is None:  # the client went away: stop the app's work
             stream.cancel()
         try:
             items.close()
         except ValueError:
             pass  # still inside next() in an abandoned worker; it ends by itself now
+
+
+async def replay_events(path: str, speed: Optional[float]) -> AsyncIterator[str]:
+    """A transcript's events as SSE text, paced by `speed` (None/0: at once)."""
+    from .transcript import paced, read_transcript
+
+    events = paced(read_transcript(path), speed)
+    while True:
+        try:
+            event = await anyio.to_thread.run_sync(_next, events, abandon_on_cancel=True)
+        except _Exhausted:
+            return
+        except ValueError as err:  # a broken line: say so, then end
+            yield format_event("error", {"type": type(err).__name__, "message": str(err)})
+            yield format_event("end", {"status": "error"})
+            return
+        yield sse_text(event)
 
 
 class EventStreamResponse(StreamingResponse):
@@ -139,35 +158,60 @@ class EventStreamResponse(StreamingResponse):
             await self.body_iterator.aclose()  # type: ignore[attr-defined]
 
 
-def create_app(app_func: Callable, chunks: bool = True) -> Starlette:
-    """A Starlette app serving `app_func`'s stream at `/stream` and a page at `/`.
+def page_html(title: str) -> str:
+    """The live page, titled `title`."""
+    page = resources.files("agentscope_rpc").joinpath("web/live.html").read_text(encoding="utf-8")
+    return page.replace("{{title}}", html.escape(title))
+
+
+def create_app(
+    app_func: Optional[Callable] = None,
+    chunks: bool = True,
+    replay: Optional[str] = None,
+    transcript: Optional[str] = None,
+    title: Optional[str] = None,
+) -> Starlette:
+    """A Starlette app serving `app_func`'s stream (or a `replay` transcript) at `/stream` and the page at `/`.
 
     `app_func` is a plain app function or an `@pipeline`-decorated one (its
     `maxsize` and `timeout` are kept; `chunks` here decides the mode).
+    `transcript`: record each run's events to that file (the latest run).
     """
-    spec: Optional[PipelineSpec] = getattr(app_func, "__agentscope_pipeline__", None)
-    if spec is None:
-        spec = PipelineSpec(app_func, chunks, 256, None)
-    else:
-        spec = spec._replace(chunks=chunks)
-    title = html.escape(getattr(spec.app, "__name__", "app"))
+    if (app_func is None) == (replay is None):
+        raise ValueError("give either an app function or a transcript to replay")
+    spec: Optional[PipelineSpec] = None
+    if app_func is not None:
+        spec = getattr(app_func, "__agentscope_pipeline__", None)
+        spec = PipelineSpec(app_func, chunks, 256, None) if spec is None else spec._replace(chunks=chunks)
+    if replay is not None and not Path(replay).is_file():
+        raise ValueError(f"no transcript at {replay}")
+    name = title or (getattr(spec.app, "__name__", "app") if spec else Path(replay).stem)
 
     async def stream(request: Request) -> EventStreamResponse:
         kwargs = dict(request.query_params)
-        return EventStreamResponse(app_events(spec, kwargs), headers=_HEADERS)
+        if spec is None:
+            try:
+                speed = float(kwargs.get("speed", "1"))
+            except ValueError:
+                speed = 1.0
+            return EventStreamResponse(replay_events(replay, speed), headers=_HEADERS)
+        return EventStreamResponse(app_events(spec, kwargs, transcript), headers=_HEADERS)
 
     async def index(request: Request) -> HTMLResponse:
-        return HTMLResponse(_PAGE.replace("{title}", title))
+        return HTMLResponse(page_html(name))
 
     return Starlette(routes=[Route("/", index), Route("/stream", stream)])
 
 
-def serve(app_func: Callable, host: str = "127.0.0.1", port: int = 8000, chunks: bool = True) -> None:
-    """Serve `app_func` over HTTP until interrupted."""
+def serve(app_func: Optional[Callable], host: str = "127.0.0.1", port: int = 8000, chunks: bool = True,
+          replay: Optional[str] = None, transcript: Optional[str] = None, title: Optional[str] = None) -> None:
+    """Serve `app_func` (or a `replay` transcript) over HTTP until interrupted."""
     import uvicorn
 
-    print(f"serving {getattr(app_func, '__name__', 'app')} on http://{host}:{port}/", flush=True)
-    uvicorn.run(create_app(app_func, chunks), host=host, port=port, log_level="warning")
+    app = create_app(app_func, chunks, replay=replay, transcript=transcript, title=title)
+    what = replay if replay else getattr(app_func, "__name__", "app")
+    print(f"serving {what} on http://{host}:{port}/", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def load_app(target: str) -> Callable:
@@ -197,70 +241,27 @@ def load_app(target: str) -> Callable:
 
 
 def main(argv: Optional[list] = None) -> None:
+    """`python -m agentscope_rpc.sse module:function | --replay FILE`."""
     parser = argparse.ArgumentParser(
         prog="python -m agentscope_rpc.sse",
-        description="Serve an @pipeline app's stream as Server-Sent Events.",
+        description="Serve an @pipeline app's stream (or a saved transcript) as Server-Sent Events and a live page.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("target", help="module:function or path/to/file.py:function")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("target", nargs="?", help="module:function or path/to/file.py:function")
+    parser.add_argument("--replay", metavar="FILE", help="serve this transcript instead of running an app")
+    parser.add_argument("--transcript", metavar="FILE", help="record each run's events to FILE (JSON lines)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind")
+    parser.add_argument("--port", type=int, default=8000, help="port to bind")
     parser.add_argument("--messages", action="store_true", help="whole messages only (no chunk events)")
     args = parser.parse_args(argv)
-    serve(load_app(args.target), args.host, args.port, chunks=not args.messages)
+    if (args.target is None) == (args.replay is None):
+        parser.error("give an app (module:function) or --replay FILE")
+    app = load_app(args.target) if args.target else None
+    try:
+        serve(app, args.host, args.port, chunks=not args.messages, replay=args.replay, transcript=args.transcript)
+    except ValueError as err:
+        raise SystemExit(f"sse: {err}") from None
 
-
-_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>{title} - agentscope-rpc</title>
-<style>
-body { font-family: system-ui, sans-serif; margin: 2em; max-width: 60em; }
-.line { white-space: pre-wrap; margin: .3em 0; }
-.name { font-weight: bold; }
-.open::after { content: " \\258D"; color: #999; }
-.put { color: #555; font-family: monospace; }
-.error { color: #b00; }
-.end { color: #888; font-style: italic; }
-</style></head>
-<body><h1>{title}</h1><div id="log"></div>
-<script>
-const log = document.getElementById("log");
-const lines = {};
-function line(id, cls) {
-  let el = id ? lines[id] : null;
-  if (!el) {
-    el = document.createElement("div");
-    el.className = "line " + (cls || "");
-    log.appendChild(el);
-    if (id) lines[id] = el;
-  }
-  return el;
-}
-function show(msg, open) {
-  const el = line(msg.id);
-  const name = document.createElement("span");
-  name.className = "name";
-  name.textContent = msg.name + ": ";
-  const text = typeof msg.content === "string" ? msg.content : JSON.stringify(msg.content);
-  el.replaceChildren(name, text);
-  el.classList.toggle("open", open);
-}
-const source = new EventSource("stream" + location.search);
-source.addEventListener("chunk", e => { const d = JSON.parse(e.data); show(d.msg, !d.last); });
-source.addEventListener("message", e => show(JSON.parse(e.data), false));
-source.addEventListener("put", e => { line(null, "put").textContent = "put " + e.data; });
-source.addEventListener("error", e => {
-  if (e.data) {
-    const d = JSON.parse(e.data);
-    line(null, "error").textContent = d.type + ": " + d.message;
-  } else {
-    source.close();  // connection lost: do not start the app again
-  }
-});
-source.addEventListener("end", e => {
-  line(null, "end").textContent = "[" + JSON.parse(e.data).status + "]";
-  source.close();
-});
-</script></body></html>
-"""
 
 if __name__ == "__main__":
     main()

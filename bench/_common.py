@@ -16,6 +16,11 @@ import time
 import traceback
 from typing import Any, Callable, Optional
 
+if __package__ == "bench":  # ours imports bench._common; the peers import _common from bench/
+    from bench import paper_sim_plan
+else:
+    import paper_sim_plan  # type: ignore[no-redef]
+
 MARK = "BENCH_JSON "
 
 # workload -> size in a full run and in --quick
@@ -32,6 +37,13 @@ SIZES = {
     "sim10k": {"full": 10000, "quick": 2000},
 }
 WORKLOADS = list(SIZES)
+
+# paper_sim: one workload per case of bench/paper_sim_plan.py (N x sleep)
+PAPER_SIM_QUICK_N = 1000
+for _case in paper_sim_plan.CASES:
+    SIZES[_case.name] = {"full": _case.n, "quick": min(_case.n, PAPER_SIM_QUICK_N)}
+PAPER_SIM = [case.name for case in paper_sim_plan.CASES]
+WORKLOADS += PAPER_SIM
 
 DETECT_DEADLINE_S = 30.0  # kill_detect: give up waiting after this long
 SLEEP_S = 1.0  # fanout200: each reply sleeps this long
@@ -66,11 +78,25 @@ def parse(argv: Optional[list] = None) -> argparse.Namespace:
     parser.add_argument("workload", choices=WORKLOADS)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--n", type=int, default=None, help="override the workload's size")
+    parser.add_argument("--paper-group", choices=["env", "agent"], default="env",
+                        help="paper_sim (ours): groups as environments (default) or as agents")
     return parser.parse_args(argv)
 
 
+ARGS: Optional[argparse.Namespace] = None  # the parsed command line, for workloads that need more than a size
+
+
 def size(args: argparse.Namespace) -> int:
+    if args.n:
+        return args.n
     return SIZES[args.workload]["quick" if args.quick else "full"]
+
+
+def note(message: str) -> None:
+    """A progress line on stderr (the workload's log), with the time of day."""
+    sys.stderr.write(f"[{time.strftime('%H:%M:%S')}] {message}\n")
+    sys.stderr.flush()
 
 
 def emit(result: dict) -> None:
@@ -85,7 +111,8 @@ def main(workloads: dict, na: Optional[dict] = None, setup: Optional[Callable] =
     ``workloads[name](n, repeats)`` returns ``(runs, notes)``; ``na`` maps
     the workloads this system cannot run to the reason.
     """
-    args = parse()
+    global ARGS  # pylint: disable=global-statement
+    args = ARGS = parse()
     if na and args.workload in na:
         emit({"na": na[args.workload]})
         return

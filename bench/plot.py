@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Optional
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [p for p in (os.path.dirname(HERE),) if p not in sys.path]
@@ -30,7 +31,11 @@ COLORS = {"ours": "#2b7bba", "as016": "#e8833a", "ray": "#4caf50"}
 LABELS = {"ours": "agentscope-rpc", "as016": "AgentScope 0.1.6", "ray": "Ray 2.60"}
 
 
-def plot(record: dict, out: str) -> str:
+def plot(record: dict, out: str) -> Optional[str]:
+    """Bar chart panels of the run's ordinary workloads; None if it had none."""
+    summary = record["summary"]
+    if not any(p[0] in summary for p in PANELS):
+        return None
     import matplotlib
 
     matplotlib.use("Agg")
@@ -38,7 +43,6 @@ def plot(record: dict, out: str) -> str:
 
     from bench.run import TARGETS
 
-    summary = record["summary"]
     systems = record["systems"]
     panels = [p for p in PANELS if p[0] in summary]
     cols = 3
@@ -79,6 +83,63 @@ def plot(record: dict, out: str) -> str:
     return out
 
 
+def plot_paper_sim(record: dict, out: str) -> str:
+    """paper_sim: init and round time against N (log-log), one panel per sleep; total RSS against N."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from bench.paper_sim_plan import BY_NAME
+    from bench.run import TARGETS
+
+    summary = record["summary"]
+    cases = [BY_NAME[w] for w in summary if w in BY_NAME]
+    sleeps = sorted({c.sleep for c in cases})
+    fig, axes = plt.subplots(1, len(sleeps) + 1, figsize=(5.0 * (len(sleeps) + 1), 4.0), squeeze=False)
+    for ax, sleep in zip(axes[0], sleeps):
+        for system in record["systems"]:
+            for metric, style, what in (("round_s", "-", "round"), ("init_s", "--", "init")):
+                points = sorted((c.n, summary[c.name][metric].get(system)) for c in cases if c.sleep == sleep)
+                points = [(n, v) for n, v in points if v is not None]
+                if points:
+                    ax.plot(*zip(*points), style, marker="o", color=COLORS[system],
+                            label=f"{LABELS[system]} {what}")
+        for c in cases:
+            for metric, marker in (("init_s", "v"), ("round_s", "^")):
+                target = TARGETS.get((c.name, metric))
+                if target is not None and c.sleep == sleep:
+                    ax.plot([c.n], [target[0]], marker, color="red", markersize=8, fillstyle="none")
+        ax.set_title(f"participants sleep {sleep:g} s (red: targets)", fontsize=10)
+        _log_axes(ax, "time (s)")
+    ax = axes[0][-1]
+    for system in record["systems"]:
+        for sleep, style in zip(sleeps, ("-", ":")):
+            points = sorted((c.n, summary[c.name]["rss_mb"].get(system)) for c in cases if c.sleep == sleep)
+            points = [(n, v) for n, v in points if v is not None]
+            if points:
+                ax.plot(*zip(*points), style, marker="o", color=COLORS[system],
+                        label=f"{LABELS[system]}, sleep {sleep:g}")
+    ax.set_title("total RSS, all processes (MB)", fontsize=10)
+    _log_axes(ax, "MB")
+    fig.suptitle(f"paper_sim: guess 2/3 of the average ({record['when']}, same run)", fontsize=11)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def _log_axes(ax, ylabel: str) -> None:
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("participants (N)")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("path", nargs="?", default=os.path.join(HERE, "results", "latest.json"))
@@ -86,7 +147,11 @@ def main() -> None:
     args = parser.parse_args()
     with open(args.path, encoding="utf-8") as fh:
         record = json.load(fh)
-    print(plot(record, args.out))
+    bars = plot(record, args.out)
+    if bars is not None:
+        print(bars)
+    if any(w.startswith("paper_sim") for w in record["summary"]):
+        print(plot_paper_sim(record, os.path.join(os.path.dirname(args.out), "paper_sim.png")))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Benchmark suite: this project against AgentScope 0.1.6 and Ray 2.60.
 
-    python bench/run.py [--peers] [--quick] [--repeats N] [--only name,...]
+    python bench/run.py [--peers [as016,ray]] [--quick] [--repeats N] [--only name,...]
+    python bench/run.py --peers as016 --only paper_sim [--sizes 1k,10k] [--sleeps 0] [--paper-group agent]
 
 Every workload runs as a subprocess printing one JSON line: ours with this
 interpreter (``bench/workloads_ours.py``), the peers each in a virtualenv of
@@ -8,7 +9,8 @@ their own (``bench/envs.py`` builds them once under ``bench/.venvs``).
 Systems alternate per workload so they share the machine's noise; the table
 shows the median over the runs (p50/p99 for latencies), the ratio ours/peer
 from the same run, and DESIGN §9's targets met or missed.  Results go to
-``bench/results/`` (JSON, plus ``latest.md`` and ``bench.png``).
+``bench/results/`` (JSON, plus ``latest.md`` and ``bench.png``; a run with
+``paper_sim`` cases also plots ``paper_sim.png``, time against N).
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [p for p in (ROOT,) if p not in sys.path]
 
 from bench import envs  # noqa: E402
-from bench._common import MARK, WORKLOADS  # noqa: E402
+from bench import paper_sim_plan  # noqa: E402
+from bench._common import MARK, PAPER_SIM, WORKLOADS  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 RUN_TIMEOUT_S = 1200
@@ -77,11 +80,36 @@ TARGETS = {
     ("kill_detect", "detect_s"): (2.0, True),
 }
 
+# paper_sim: one workload per case (bench/paper_sim_plan.py); `--only paper_sim` runs them all
+GROUPS = {"paper_sim": PAPER_SIM}
+for _case in paper_sim_plan.CASES:
+    METRICS[_case.name] = [("init_s", "s", True), ("round1_s", "s", True), ("round_s", "s", True),
+                           ("rss_mb", "MB", True)]
+    TITLES[_case.name] = (f"k. paper_sim: {_case.n:,} participants, sleep {_case.sleep:g} s, "
+                          f"{_case.agent_servers} agent + {_case.env_servers} env servers")
+# issue 12's scale targets
+TARGETS.update({
+    ("paper_sim_100k_s0", "init_s"): (10.0, True),
+    ("paper_sim_100k_s0", "round_s"): (5.0, True),
+    ("paper_sim_1M_s0", "init_s"): (100.0, True),
+    ("paper_sim_1M_s0", "round_s"): (60.0, True),
+    ("paper_sim_1M_s0", "rss_mb"): (8192.0, True),
+})
 
-def _command(system: str, workload: str, quick: bool, repeats: int) -> tuple[list, dict]:
+
+def timeout_of(system: str, workload: str) -> float:
+    """How long one workload subprocess may run before it is killed."""
+    if workload in paper_sim_plan.BY_NAME:
+        if system == "ours":
+            return max(RUN_TIMEOUT_S, paper_sim_plan.BY_NAME[workload].n * 0.01)
+        return paper_sim_plan.PEER_DEADLINE_S + 120  # the peer script gives up by itself at the deadline
+    return RUN_TIMEOUT_S
+
+
+def _command(system: str, workload: str, quick: bool, repeats: int, extra: tuple = ()) -> tuple[list, dict]:
     _, script, venv_name = SYSTEMS[system]
     python = sys.executable if venv_name is None else envs.python_of(venv_name)
-    cmd = [python, os.path.join(HERE, script), workload, "--repeats", str(repeats)]
+    cmd = [python, os.path.join(HERE, script), workload, "--repeats", str(repeats), *extra]
     if quick:
         cmd.append("--quick")
     env = dict(os.environ)
@@ -92,17 +120,17 @@ def _command(system: str, workload: str, quick: bool, repeats: int) -> tuple[lis
     return cmd, env
 
 
-def run_one(system: str, workload: str, quick: bool, repeats: int, log_dir: str) -> dict:
+def run_one(system: str, workload: str, quick: bool, repeats: int, log_dir: str, extra: tuple = ()) -> dict:
     """Run one workload of one system in a subprocess; returns its JSON result."""
-    cmd, env = _command(system, workload, quick, repeats)
+    cmd, env = _command(system, workload, quick, repeats, extra)
     log_path = os.path.join(log_dir, f"{system}-{workload}.log")
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env,  # pylint: disable=consider-using-with
                                 cwd=ROOT, start_new_session=True)
         try:
-            out, _ = proc.communicate(timeout=RUN_TIMEOUT_S)
+            out, _ = proc.communicate(timeout=timeout_of(system, workload))
         except subprocess.TimeoutExpired:
-            out = b""
+            out = f"{MARK}{json.dumps({'error': f'killed after {timeout_of(system, workload):.0f} s'})}".encode()
         finally:
             try:  # the workload's servers (and Ray's daemons) share its session
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -115,9 +143,9 @@ def run_one(system: str, workload: str, quick: bool, repeats: int, log_dir: str)
     return {"error": f"no result (exit {proc.returncode}; see {os.path.relpath(log_path, ROOT)})"}
 
 
-def run_workload(system: str, workload: str, quick: bool, repeats: int, log_dir: str) -> dict:
+def run_workload(system: str, workload: str, quick: bool, repeats: int, log_dir: str, extra: tuple = ()) -> dict:
     if workload not in FRESH_PROCESS:
-        return run_one(system, workload, quick, repeats, log_dir)
+        return run_one(system, workload, quick, repeats, log_dir, extra)
     merged: dict = {"runs": []}
     for _ in range(repeats):
         result = run_one(system, workload, quick, 1, log_dir)
@@ -223,19 +251,69 @@ def _publish(record: dict, no_plot: bool, save_json: bool) -> None:
         fh.write("```\n" + header + text + "\n```\n")
     if not no_plot:
         try:
-            from bench.plot import plot
+            from bench.plot import plot, plot_paper_sim
 
-            print(f"plot: {os.path.relpath(plot(record, os.path.join(RESULTS, 'bench.png')), ROOT)}")
+            path = plot(record, os.path.join(RESULTS, "bench.png"))
+            if path is not None:
+                print(f"plot: {os.path.relpath(path, ROOT)}")
+            if any(w in PAPER_SIM for w in record["results"]):
+                path = plot_paper_sim(record, os.path.join(RESULTS, "paper_sim.png"))
+                print(f"plot: {os.path.relpath(path, ROOT)}")
         except ImportError as err:
             print(f"plot skipped ({err}); pip install matplotlib")
 
 
+def _filter_paper_sim(only: list, sizes: str, sleeps: str) -> list:
+    """Keep the paper_sim cases of the given N / sleeps (other workloads pass)."""
+    want_n = {_parse_n(x) for x in sizes.split(",") if x.strip()}
+    want_sleep = {float(x) for x in sleeps.split(",") if x.strip()}
+    kept = []
+    for w in only:
+        case = paper_sim_plan.BY_NAME.get(w)
+        if case is None or ((not want_n or case.n in want_n) and (not want_sleep or case.sleep in want_sleep)):
+            kept.append(w)
+    if (want_n or want_sleep) and not any(w in paper_sim_plan.BY_NAME for w in kept):
+        raise ValueError(f"no paper_sim case has N in {sorted(want_n) or 'any'} and sleep in "
+                         f"{sorted(want_sleep) or 'any'}; cases: {', '.join(PAPER_SIM)}")
+    return kept
+
+
+def _parse_n(text: str) -> int:
+    text = text.strip().lower().replace(",", "").replace("_", "")
+    scale = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
+    try:
+        return int(float(text.rstrip("km")) * scale)
+    except ValueError:
+        raise ValueError(f"not a size: {text!r} (e.g. 1k, 10000, 1M)") from None
+
+
+def _skipped(gave_up: dict, system: str, workload: str) -> Optional[dict]:
+    """A peer that missed the deadline at some N is not run at a larger N with the same sleep."""
+    case = paper_sim_plan.BY_NAME.get(workload)
+    if case is None or system == "ours" or (system, case.sleep) not in gave_up:
+        return None
+    return {"na": f"skipped: N={gave_up[(system, case.sleep)]:,} already did not finish "
+                  f"within {paper_sim_plan.PEER_DEADLINE_S:.0f} s"}
+
+
+def _note_gave_up(gave_up: dict, system: str, workload: str, result: dict) -> None:
+    case = paper_sim_plan.BY_NAME.get(workload)
+    if case is not None and system != "ours" and ("error" in result or "did not finish" in result.get("na", "")):
+        gave_up.setdefault((system, case.sleep), case.n)
+
+
 def main(argv: Optional[list] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--peers", action="store_true", help="also run AgentScope 0.1.6 and Ray 2.60")
+    parser.add_argument("--peers", nargs="?", const="as016,ray", default="",
+                        help="also run the peers: AgentScope 0.1.6 and Ray 2.60 (or only those named: as016, ray)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a smoke run")
     parser.add_argument("--repeats", type=int, default=None, help="runs per workload (default 3, quick 1)")
-    parser.add_argument("--only", default="", help="comma-separated workloads: " + ",".join(WORKLOADS))
+    parser.add_argument("--only", default="", help="comma-separated workloads or groups ("
+                        + ", ".join(GROUPS) + "): " + ",".join(WORKLOADS))
+    parser.add_argument("--sizes", default="", help="paper_sim: only these N, e.g. 1k,10k (default: all)")
+    parser.add_argument("--sleeps", default="", help="paper_sim: only these participant sleeps, e.g. 0 (default: 0,1)")
+    parser.add_argument("--paper-group", choices=["env", "agent"], default="env",
+                        help="paper_sim, ours: groups as environments (default) or as agents (a core without envs)")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--show", metavar="JSON", help="print (and re-plot) a saved run instead of running")
     args = parser.parse_args(argv)
@@ -246,12 +324,20 @@ def main(argv: Optional[list] = None) -> int:
         return 0
     repeats = args.repeats or (1 if args.quick else 3)
     only = [w.strip() for w in args.only.split(",") if w.strip()] or WORKLOADS
+    only = [name for w in only for name in GROUPS.get(w, [w])]
     unknown = set(only) - set(WORKLOADS)
     if unknown:
         parser.error(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    try:
+        only = _filter_paper_sim(only, args.sizes, args.sleeps)
+    except ValueError as err:
+        parser.error(str(err))
     systems = ["ours"]
-    if args.peers:
-        for name in ("as016", "ray"):
+    peers = [p.strip() for p in args.peers.split(",") if p.strip()]
+    if set(peers) - {"as016", "ray"}:
+        parser.error(f"unknown peer(s): {', '.join(sorted(set(peers) - {'as016', 'ray'}))} (as016, ray)")
+    if peers:
+        for name in [p for p in ("as016", "ray") if p in peers]:
             venv_name = SYSTEMS[name][2]
             if not envs.is_ready(venv_name):
                 print(f"building {venv_name} (once; bench/.venvs/) ...", flush=True)
@@ -262,13 +348,17 @@ def main(argv: Optional[list] = None) -> int:
     os.makedirs(log_dir, exist_ok=True)
     results: dict = {}
     started = time.monotonic()
+    gave_up: dict = {}  # (system, sleep) -> the paper_sim N that did not finish in time
     for workload in only:
         results[workload] = {}
         for system in systems:
             t0 = time.monotonic()
             print(f"[{time.monotonic() - started:6.0f}s] {workload:<13} {SYSTEMS[system][0]} ...", end="", flush=True)
-            results[workload][system] = run_workload(system, workload, args.quick, repeats, log_dir)
+            skip = _skipped(gave_up, system, workload)
+            extra = ("--paper-group", args.paper_group) if workload in PAPER_SIM and system == "ours" else ()
+            results[workload][system] = skip or run_workload(system, workload, args.quick, repeats, log_dir, extra)
             r = results[workload][system]
+            _note_gave_up(gave_up, system, workload, r)
             print(f" {_status(r) or 'ok'} ({time.monotonic() - t0:.0f}s)", flush=True)
     record = {"when": stamp, "quick": args.quick, "repeats": repeats, "systems": systems,
               "results": results, "summary": summarise(results), "cores": os.cpu_count()}

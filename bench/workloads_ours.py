@@ -225,7 +225,28 @@ def sim10k(n: int, repeats: int) -> tuple:
     return runs, f"{n} agents over 4 servers, created one after another; one call each, all pending at once"
 
 
-WORKLOADS = {name: globals()[name] for name in common.WORKLOADS}
+def paper_sim(case_name: str) -> Any:
+    """The workload function of one paper_sim case (see bench/paper_sim.py)."""
+    def run(n: int, repeats: int) -> tuple:
+        from bench import paper_sim as game
+        from bench.paper_sim_plan import case_for
+
+        case = case_for(case_name, n)
+        kind = common.ARGS.paper_group if common.ARGS is not None else "env"
+        runs = []
+        for _ in range(min(repeats, case.repeats)):
+            runs.append(game.run_case(case, launch, common.note, group_kind=kind))
+            stop_all()
+        return runs, (f"{case.n:,} random participants (sleep {case.sleep:g}s) on {case.agent_servers} agent servers, "
+                      f"{case.groups} group {'env' if kind == 'env' else 'agent'}(s) on {case.env_servers} "
+                      f"environment server(s) creating them; {case.rounds} rounds; init = until every participant "
+                      f"is ready; RSS = orchestrator + all servers")
+
+    return run
+
+
+WORKLOADS = {name: globals()[name] for name in common.WORKLOADS if name not in common.PAPER_SIM}
+WORKLOADS.update({name: paper_sim(name) for name in common.PAPER_SIM})
 
 if __name__ == "__main__":
     runtime.default().set_printer(None)

@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import secrets
-import select
 import shlex
 import signal
 import socket
@@ -28,6 +27,11 @@ import sys
 import time
 from pathlib import Path
 from typing import Optional
+
+from agentscope_rpc.exception import AgentServerNotAliveError
+from agentscope_rpc.server.child import wait_ready
+from agentscope_rpc.rpc.codec import TOKEN_ENV
+from agentscope_rpc.server import ServerConfig
 
 DEFAULTS = {
     "run_dir": "~/.agentscope_rpc/fleet",
@@ -89,16 +93,19 @@ def ensure_token(path: str) -> str:
     return file.read_text(encoding="utf-8").strip()
 
 
+def server_config(entry: dict, token_file: str) -> ServerConfig:
+    """The entry's server settings (paths as the server's host sees them)."""
+    return ServerConfig(
+        host=entry["bind"], port=int(entry["port"]), advertise_host=entry["advertise"],
+        token_file=token_file, log_level=entry["log_level"], agent_dir=list(entry["agent_dirs"]),
+        model_config_path=entry["model_config"] or None, server_id=entry["name"],
+    )
+
+
 def server_argv(entry: dict, token_file: str) -> list:
-    argv = [entry["python"], "-m", "agentscope_rpc.server", "start",
-            "--host", entry["bind"], "--port", str(entry["port"]),
-            "--advertise-host", entry["advertise"], "--token-file", token_file,
-            "--log-level", entry["log_level"]]
-    for directory in entry["agent_dirs"]:
-        argv += ["--agent-dir", directory]
-    if entry["model_config"]:
-        argv += ["--model-config-path", entry["model_config"]]
-    return argv + [str(a) for a in entry["extra_args"]]
+    """`python -m agentscope_rpc.server start` with the entry's flags (from ServerConfig)."""
+    flags = server_config(entry, token_file).to_argv()
+    return [entry["python"], "-m", "agentscope_rpc.server", "start", *flags, *(str(a) for a in entry["extra_args"])]
 
 
 def pythonpath(entry: dict, base: str) -> str:
@@ -125,7 +132,7 @@ def start_local(entry: dict) -> int:
     run_dir = Path(entry["run_dir"]).expanduser()
     run_dir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
-    env.pop("AGENTSCOPE_RPC_TOKEN", None)
+    env.pop(TOKEN_ENV, None)
     extra = pythonpath(entry, os.getcwd())
     env["PYTHONPATH"] = os.pathsep.join(p for p in (extra, env.get("PYTHONPATH", "")) if p)
     read_fd, write_fd = os.pipe()
@@ -139,24 +146,15 @@ def start_local(entry: dict) -> int:
         finally:
             os.close(write_fd)
     try:
-        ready = _read_line(read_fd, READY_TIMEOUT_S)
+        wait_ready(read_fd, proc, READY_TIMEOUT_S)  # the same READY handshake as child servers
+    except AgentServerNotAliveError as err:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        raise RuntimeError(f"{entry['name']}: {err} (see {run_dir / (entry['name'] + '.log')})") from None
     finally:
         os.close(read_fd)
-    if not ready.startswith("READY "):
-        proc.kill()
-        raise RuntimeError(f"{entry['name']}: server did not start (see {run_dir / (entry['name'] + '.log')})")
     return proc.pid
-
-
-def _read_line(fd: int, timeout: float) -> str:
-    deadline, data = time.monotonic() + timeout, b""
-    while b"\n" not in data:
-        readable, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-        chunk = os.read(fd, 256) if readable else b""
-        if not chunk:  # timed out, or the server closed the pipe: it died
-            break
-        data += chunk
-    return data.decode(errors="replace")
 
 
 def start_remote(entry: dict) -> int:
@@ -207,9 +205,9 @@ def start(entries: list) -> int:
 
 # -- status / stop ---------------------------------------------------------------------
 def _cli(entry: dict, action: str, timeout: float = 5.0) -> subprocess.CompletedProcess:
-    argv = [sys.executable, "-m", "agentscope_rpc.server", action, "--host", entry["advertise"],
-            "--port", str(entry["port"]), "--token-file", str(Path(entry["token_file"]).expanduser()),
-            "--timeout", str(timeout)]
+    reach = ServerConfig(host=entry["advertise"], port=int(entry["port"]),
+                         token_file=str(Path(entry["token_file"]).expanduser()))
+    argv = [sys.executable, "-m", "agentscope_rpc.server", action, *reach.to_argv(), "--timeout", str(timeout)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 30, check=False)
 
 

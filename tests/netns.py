@@ -4,12 +4,14 @@
     lab.create()
     server = lab.start_server("h1", port=7100, token_file=path, env=env)
     lab.run("orch", [...])
+    lab.set_link("h1", up=False)                 # cut h1 off (its veth port on the switch down)
     lab.destroy()                                # always: processes, then namespaces
 
 Every node namespace has one veth whose peer sits in a private "switch"
 namespace, enslaved to a bridge there; nodes reach each other on the test
 subnet and nothing else (no link to the root namespace, no route out).
-Namespace names carry this process's pid, so parallel runs do not collide.
+Namespace names carry this process's pid (and an optional `label`), so
+parallel runs, and two labs of one process, do not collide.
 Needs root and iproute2 (`ip`); `netns_unavailable()` says why not, for a skip.
 """
 from __future__ import annotations
@@ -75,16 +77,17 @@ class ServerProcess:
 class NetnsLab:
     """Node namespaces on one bridged test subnet (see module docstring)."""
 
-    def __init__(self, nodes: list, subnet: str = SUBNET) -> None:
+    def __init__(self, nodes: list, subnet: str = SUBNET, label: str = "") -> None:
         self.tag = f"ww{os.getpid()}"
-        self.switch = f"{self.tag}-sw"
+        self.prefix = f"{self.tag}-{label}"
+        self.switch = f"{self.prefix}sw"
         self.nodes = list(nodes)
         self.addresses = {node: f"{subnet}.{i + 1}" for i, node in enumerate(self.nodes)}
         self.namespaces: list = []
         self.processes: list = []
 
     def ns(self, node: str) -> str:
-        return f"{self.tag}-{node}"
+        return f"{self.prefix}{node}"
 
     def create(self) -> None:
         sweep_stale_labs()
@@ -98,6 +101,10 @@ class NetnsLab:
             _ip("-n", ns, "addr", "add", f"{self.addresses[node]}/24", "dev", "eth0")
             _ip("-n", ns, "link", "set", "eth0", "up")
             _ip("-n", ns, "link", "set", "lo", "up")
+
+    def set_link(self, node: str, up: bool) -> None:
+        """Cut (`up=False`) or restore `node`'s only link: its veth port on the switch."""
+        _ip("-n", self.switch, "link", "set", f"p{self.nodes.index(node)}", "up" if up else "down")
 
     def _add_ns(self, name: str) -> str:
         _ip("netns", "add", name)

@@ -192,16 +192,26 @@ def test_user_agent_reads_line():
     seen = record_speech(user)
     reply = user(Msg("Bot", "hi", role="assistant"))
     assert (reply.name, reply.content, reply.role) == ("Me", "hello", "user")
-    assert prompts == ["Me: "] and seen == [(reply.id, "hello", False, True)]
+    assert prompts == ["User Input: "] and seen == [(reply.id, "hello", False, True)]
     assert [m.content for m in user.memory.get_memory()] == ["hi", "hello"]
 
 
 @pytest.mark.parametrize("answer", ["exit", " EXIT "])
-def test_user_agent_exit(answer):
+def test_user_agent_exit_replies_exit(answer):
     user = UserAgent(input_func=lambda _p: answer)
-    with pytest.raises(UserExit):
-        user()
-    assert issubclass(UserExit, SystemExit)
+    reply = user()  # the seed README's loop: `if x.content == "exit": break`
+    assert reply.content == "exit" and reply.role == "user"
+    assert user.memory.get_memory()[-1] is reply
+
+
+def test_user_agent_input_hint_and_url():
+    prompts = []
+    answers = iter(["look at this", " http://example.com/cat.png "])
+    user = UserAgent("Me", input_hint="> ", require_url=True,
+                     input_func=lambda p: prompts.append(p) or next(answers))
+    reply = user()
+    assert prompts[0] == "> " and len(prompts) == 2
+    assert (reply.content, reply.url) == ("look at this", "http://example.com/cat.png")
 
 
 def test_user_agent_eof_is_exit():
@@ -209,6 +219,7 @@ def test_user_agent_eof_is_exit():
         raise EOFError
     with pytest.raises(UserExit, match="input closed"):
         UserAgent(input_func=closed)()
+    assert issubclass(UserExit, SystemExit)
 
 
 def test_user_agent_timeout_keeps_pending_read():

@@ -73,12 +73,20 @@ def test_duplicates_same_body_ok_different_body_raises():
 @pytest.mark.parametrize("bad", [
     {"model_type": "scripted"},
     {"config_name": "x"},
-    {"config_name": "x", "model_type": "no_such_type"},
     "not a dict",
 ])
 def test_malformed_configs_raise(bad):
     with pytest.raises(ModelConfigError):
         read_model_configs([bad])
+
+
+def test_unknown_model_type_warns_and_fails_only_when_used(caplog):
+    read_model_configs([{"config_name": "x", "model_type": "no_such_type"},
+                        {"config_name": "ok", "model_type": "scripted", "responses": ["fine"]}])
+    assert "unknown model_type 'no_such_type'" in caplog.text
+    assert load_model_by_config_name("ok")([]).text == "fine"  # the rest of the list works
+    with pytest.raises(ModelConfigError, match="unknown model_type 'no_such_type'"):
+        load_model_by_config_name("x")
 
 
 def test_unknown_config_key_is_reported():

@@ -14,8 +14,9 @@ def _module(name):
 @pytest.mark.parametrize(
     "module, names",
     [
-        ("agentscope_rpc", {"init", "Msg", "__version__"}),
-        ("agentscope_rpc.message", {"Msg", "content_text"}),
+        ("agentscope_rpc", {"init", "msghub", "state_dict", "print_llm_usage",
+                            "register_model_wrapper_class", "Msg", "__version__"}),
+        ("agentscope_rpc.message", {"Msg", "check_msg", "content_text", "set_echo_handler"}),
         (
             "agentscope_rpc.pipelines",
             {
@@ -30,10 +31,37 @@ def _module(name):
                 "switchpipeline",
                 "forlooppipeline",
                 "whilelooppipeline",
+                "sequential_pipeline",
+                "ifelse_pipeline",
+                "switch_pipeline",
+                "forloop_pipeline",
+                "whileloop_pipeline",
                 "placeholder",
             },
         ),
         ("agentscope_rpc.msghub", {"msghub", "MsgHubManager"}),
+        ("agentscope_rpc.memory", {"MemoryBase", "TemporaryMemory"}),
+        ("agentscope_rpc.serialize", {"serialize", "deserialize", "is_serializable"}),
+        ("agentscope_rpc.manager", {"ModelManager"}),
+        ("agentscope_rpc.logging", {"LOG_LEVEL", "RunRecorder", "RecordingPrinter", "current_recorder",
+                                    "log_msg", "log_stream_msg", "setup_logger", "std_level"}),
+        (
+            "agentscope_rpc.parsers",
+            {
+                "ParserBase", "DictFilterMixin", "MarkdownJsonObjectParser", "MarkdownJsonDictParser",
+                "MarkdownCodeBlockParser", "TaggedContent", "MultiTaggedContentParser",
+                "RegexTaggedContentParser", "JsonObjectParser", "parse_json_object", "parse_json_value",
+                "check_required_keys",
+            },
+        ),
+        (
+            "agentscope_rpc.agents.hooks",
+            {
+                "HOOK_TYPES", "Hook", "HookRegistry", "HookOwner", "check_hook_type", "has_hooks",
+                "hooks_for", "hook_copy", "run_pre_reply", "run_post_reply", "run_pre_observe",
+                "run_post_observe", "run_pre_speak", "run_post_speak", "notify_reply_listeners",
+            },
+        ),
         (
             "agentscope_rpc.exception",
             {
@@ -41,11 +69,25 @@ def _module(name):
                 "ModelConfigError",
                 "ModelCallError",
                 "ResponseParsingError",
+                "JsonParsingError",
+                "JsonDictValidationError",
+                "JsonTypeError",
+                "RequiredFieldNotFoundError",
+                "TagNotFoundError",
+                "FunctionCallError",
+                "FunctionCallFormatError",
+                "FunctionNotFoundError",
+                "ArgumentNotFoundError",
+                "ArgumentTypeError",
+                "QuotaExceededError",
+                "StudioError",
+                "StudioRegisterError",
                 "AgentCreationError",
                 "AgentNotFoundError",
                 "AgentServerError",
                 "AuthenticationError",
                 "MessageTooLargeError",
+                "AgentServerUnsupportedMethodError",
                 "AgentServerNotAliveError",
                 "AgentCallError",
                 "StreamError",
@@ -86,6 +128,10 @@ def test_exception_tree():
     assert issubclass(e.StreamTimeoutError, e.StreamError)
     assert issubclass(e.StreamTimeoutError, TimeoutError)
     assert issubclass(e.StreamCancelledError, e.StreamError)
+    assert issubclass(e.RemoteSpeakError, e.StreamError)
+    for name in ("JsonParsingError", "JsonDictValidationError", "JsonTypeError",
+                 "RequiredFieldNotFoundError", "TagNotFoundError"):
+        assert issubclass(getattr(e, name), e.ResponseParsingError)
     assert issubclass(e.ModelConfigError, KeyError)
 
 
@@ -152,7 +198,10 @@ def test_core_does_not_import_transport():
         "            raise ImportError('grpc blocked')\n"
         "sys.meta_path.insert(0, Block())\n"
         "import agentscope_rpc, agentscope_rpc.agents, agentscope_rpc.pipelines\n"
-        "import agentscope_rpc.msghub, agentscope_rpc.exception\n"
+        "import agentscope_rpc.msghub, agentscope_rpc.exception, agentscope_rpc.memory\n"
+        "import agentscope_rpc.serialize, agentscope_rpc.manager, agentscope_rpc.logging\n"
+        "import agentscope_rpc.parsers, agentscope_rpc.utils.common, agentscope_rpc.models\n"
+        "agentscope_rpc.init(console=False)\n"
         "assert 'grpc' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -11,10 +11,13 @@ import time
 import httpx
 import pytest
 
+from agentscope_rpc.message import Msg
+
 pytest.importorskip("starlette")
 uvicorn = pytest.importorskip("uvicorn")
 
 from agentscope_rpc.sse import create_app  # noqa: E402
+from agentscope_rpc.transcript import read_transcript  # noqa: E402
 from agentscope_rpc.streaming import pipeline, put_into_stream  # noqa: E402
 from stream_agents import Endless, Putter, SpeechLog, Streamer, numbered  # noqa: E402
 
@@ -26,11 +29,11 @@ def serve_app():
     """`serve_app(app_func, chunks=True)` -> base URL of a uvicorn server in a thread."""
     running = []
 
-    def start(app_func, chunks=True):
+    def start(app_func=None, chunks=True, **options):
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         sock.listen(16)  # connections queue until uvicorn accepts them
-        config = uvicorn.Config(create_app(app_func, chunks), log_level="warning", lifespan="off")
+        config = uvicorn.Config(create_app(app_func, chunks, **options), log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
@@ -80,16 +83,20 @@ def test_stream_sends_chunks_messages_puts_and_end(serve_app, module_server):
     assert kinds[-1] == "end" and events[-1][1] == {"status": "completed"}
 
     log = SpeechLog()
-    completed = []
+    completed, texts = [], {}
     for i, (kind, data) in enumerate(events):
         if kind == "chunk":
-            assert data["msg"]["id"] not in completed  # nothing after a message completed
-            log.record(_msg(data["msg"]), data["last"])
+            assert data["id"] not in completed  # nothing after a message completed
+            assert data["name"] and data["role"] == "assistant"
+            texts[data["id"]] = texts.get(data["id"], "") + data["delta"]  # deltas, never the whole text again
+            log.record(Msg(data["name"], texts[data["id"]], id=data["id"]), data["last"])
             if data["last"]:  # a completed message follows its last chunk at once
-                assert events[i + 1] == ("message", data["msg"])
+                assert events[i + 1][0] == "message" and events[i + 1][1]["content"] == texts[data["id"]]
         elif kind == "message":
             completed.append(data["id"])
     log.assert_clean()
+    sent = sum(len(d["delta"]) for k, d in events if k == "chunk" and d["name"] == "counter")
+    assert sent == len(numbered(300))  # each character sent once (coalesced chunks: one bigger delta)
     names = [(_msg(d).name, d["content"]) for k, d in events if k == "message"]
     assert names == [("counter", numbered(300)), ("putter", "before"), ("putter", "after")]
     puts = [d for k, d in events if k == "put"]
@@ -99,19 +106,21 @@ def test_stream_sends_chunks_messages_puts_and_end(serve_app, module_server):
     assert [k for k, _ in events[before:after]].count("put") == 2
 
 
-def test_messages_only_mode_and_app_error(serve_app, module_server):
+def test_messages_only_mode_and_app_error(serve_app, module_server, tmp_path):
     flaky = Streamer("flaky", n=100, fail_at=30, to_dist=module_server.options)
 
     def app():  # a plain function: create_app wraps it
         put_into_stream("start")
         flaky(None).result(timeout=30)
 
-    events = get_events(serve_app(app, chunks=False))
+    events = get_events(serve_app(app, chunks=False, transcript=str(tmp_path / "run.jsonl")))
     assert events == [
         ("put", "start"),
         ("error", {"type": "ValueError", "message": "chunk 30 failed on purpose", "remote": True}),
         ("end", {"status": "error"}),
     ]
+    recorded = [(e.type, e.to_data()) for _, e in read_transcript(tmp_path / "run.jsonl")]
+    assert recorded == events  # --transcript: the same events, in order
 
 
 def test_client_disconnect_cancels_remote_work(serve_app, module_server, tmp_path):
@@ -125,7 +134,7 @@ def test_client_disconnect_cancels_remote_work(serve_app, module_server, tmp_pat
     with httpx.stream("GET", base + "/stream", timeout=30) as response:
         chunks = 0
         for kind, data in sse_events(response):
-            assert kind == "chunk" and data["msg"]["name"] == "ticker"
+            assert kind == "chunk" and data["name"] == "ticker"
             chunks += 1
             if chunks == 5:
                 break  # leaving the with-block closes the connection
@@ -136,7 +145,7 @@ def test_client_disconnect_cancels_remote_work(serve_app, module_server, tmp_pat
     assert ticker.stopped
 
 
-def test_index_page_shows_the_stream_live(serve_app):
+def test_index_page_is_the_live_page_with_no_external_assets(serve_app):
     @pipeline
     def my_chat():
         put_into_stream("x")
@@ -147,6 +156,30 @@ def test_index_page_shows_the_stream_live(serve_app):
     assert 'new EventSource("stream" + location.search)' in page.text
     for kind in ("chunk", "message", "put", "error", "end"):
         assert f'addEventListener("{kind}"' in page.text
+    assert "http://" not in page.text and "https://" not in page.text and "src=" not in page.text  # offline
+
+
+def test_replay_serves_a_transcript_in_order(serve_app, tmp_path):
+    lines = [
+        {"t": 0.0, "event": "put", "data": {"type": "phase", "title": "Day 1"}},
+        {"t": 0.1, "event": "chunk", "data": {"id": "m", "name": "Eve", "role": "assistant", "seq": 0,
+                                              "last": False, "delta": "Hi"}},
+        {"t": 0.2, "event": "chunk", "data": {"id": "m", "name": "Eve", "role": "assistant", "seq": 1,
+                                              "last": True, "delta": " all."}},
+        {"t": 0.2, "event": "message", "data": {"id": "m", "name": "Eve", "role": "assistant", "content": "Hi all."}},
+        {"t": 0.3, "event": "end", "data": {"status": "completed"}},
+    ]
+    path = tmp_path / "saved.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    base = serve_app(replay=str(path))
+    assert [(e, d) for e, d in get_events(base, speed="0")] == [(line["event"], line["data"]) for line in lines]
+    start = time.monotonic()
+    get_events(base, speed="1")
+    assert time.monotonic() - start >= 0.25  # paced as recorded
+    path.write_text(json.dumps(lines[0]) + "\nnot json\n")
+    events = get_events(base, speed="0")
+    assert events[0][0] == "put" and events[1][0] == "error" and "saved.jsonl:2" in events[1][1]["message"]
+    assert events[-1] == ("end", {"status": "error"})
 
 
 def test_command_serves_an_app_file(tmp_path):
@@ -192,6 +225,4 @@ def test_command_serves_an_app_file(tmp_path):
 
 
 def _msg(data):
-    from agentscope_rpc.message import Msg
-
     return Msg.from_dict(data)

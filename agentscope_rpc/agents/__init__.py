@@ -2,7 +2,7 @@
 from .agent import AgentBase
 from .dialog_agent import DialogAgent
 from .dict_dialog_agent import DictDialogAgent
-from .memory import TemporaryMemory
+from ..memory import TemporaryMemory
 from .user_agent import UserAgent, UserExit
 
 __all__ = [

@@ -9,132 +9,45 @@ the `to_dist=` keyword.  The agent core never imports the transport: the
 """
 from __future__ import annotations
 
-import contextvars
-import functools
 import inspect
 import uuid
 from typing import Any, Callable, Iterable, Optional, Union
 
 from .. import runtime, speech
 from ..message import Msg
-from ._hooks import (
+from ..memory import TemporaryMemory
+from ._wrapping import InitSettings, hooked, recording_init, speak_hooks
+from .hooks import (
+    HOOK_TYPES,
     HookOwner,
     HookRegistry,
-    hooks_for,
+    has_hooks,
     notify_reply_listeners,
-    run_notify_hooks,
-    run_post_reply_hooks,
-    run_pre_hooks,
+    run_post_observe,
+    run_post_reply,
+    run_post_speak,
+    run_pre_observe,
+    run_pre_reply,
+    run_pre_speak,
 )
-from .memory import TemporaryMemory
-
-# (id(agent), "reply"|"observe") pairs whose hooks already run in this context
-_ACTIVE: contextvars.ContextVar[frozenset] = contextvars.ContextVar(
-    "agentscope_rpc_active_hooks",
-    default=frozenset(),
-)
-
-
-class _Hooked:
-    """A reply/observe implementation with hooks around its outermost call.
-
-    A descriptor (not a closure) so that agent classes pickle by value.
-    """
-
-    __agentscope_hooked__ = True
-
-    def __init__(self, kind: str, func: Callable) -> None:
-        self.kind = kind
-        self.func = func
-        self.__wrapped__ = func
-        self.__doc__ = func.__doc__
-        self.__name__ = func.__name__
-        self.__qualname__ = getattr(func, "__qualname__", func.__name__)
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        if inspect.iscoroutinefunction(self.func):
-            return functools.partial(self.call_async, obj)
-        return functools.partial(self.call, obj)
-
-    def _enter(self, obj: Any) -> Optional[contextvars.Token]:
-        key = (id(obj), self.kind)
-        active = _ACTIVE.get()
-        if key in active:  # a super() chain or a hook calling its target
-            return None
-        return _ACTIVE.set(active | {key})
-
-    def call(self, obj: "AgentBase", *args: Any, **kwargs: Any) -> Any:
-        token = self._enter(obj)
-        if token is None:
-            return self.func(obj, *args, **kwargs)
-        try:
-            return obj._call_with_hooks(self.kind, self.func, args, kwargs)
-        finally:
-            _ACTIVE.reset(token)
-
-    async def call_async(self, obj: "AgentBase", *args: Any, **kwargs: Any) -> Any:
-        token = self._enter(obj)
-        if token is None:
-            return await self.func(obj, *args, **kwargs)
-        try:
-            return await obj._call_with_hooks_async(self.kind, self.func, args, kwargs)
-        finally:
-            _ACTIVE.reset(token)
-
-    __call__ = call  # AgentBase.observe(agent, x) still works
-
-    def __reduce__(self):
-        return (_Hooked, (self.kind, self.func))
-
-
-def _hooked(kind: str, func: Callable) -> Callable:
-    """Wrap a reply/observe implementation so hooks run around the outermost call."""
-    if getattr(func, "__agentscope_hooked__", False):
-        return func
-    return _Hooked(kind, func)  # type: ignore[return-value]
-
-
-def _speak_hooks(obj: "AgentBase", runner: Callable, *args: Any, default: Any = None) -> Any:
-    """Run speak hooks, except for a `speak` that a speak hook itself made."""
-    key = (id(obj), "speak")
-    active = _ACTIVE.get()
-    if key in active:
-        return default
-    token = _ACTIVE.set(active | {key})
-    try:
-        return runner(obj, *args)
-    finally:
-        _ACTIVE.reset(token)
-
-
-def _recording_init(init: Callable) -> Callable:
-    @functools.wraps(init)
-    def wrapper(self: "AgentBase", *args: Any, **kwargs: Any) -> None:
-        kwargs.pop("to_dist", None)
-        if "_init_settings" not in self.__dict__:
-            self.__dict__["_init_settings"] = (args, dict(kwargs))
-        init(self, *args, **kwargs)
-
-    wrapper.__agentscope_hooked__ = True  # type: ignore[attr-defined]
-    return wrapper
 
 
 class AgentBase(HookOwner):
     """Base class of every agent; subclasses implement `reply(x=None) -> Msg`."""
 
-    _class_hooks = HookRegistry()
+    __agentscope_distributable__ = True  # agent servers may host instances
+    _class_hooks = HookRegistry(class_level=True)
+    _hook_mro = None  # proxies set it to the remote class's MRO; agents use their own
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls._class_hooks = HookRegistry()
+        cls._class_hooks = HookRegistry(class_level=True)
         for kind in ("reply", "observe"):
             if kind in cls.__dict__:
-                setattr(cls, kind, _hooked(kind, cls.__dict__[kind]))
+                setattr(cls, kind, hooked(kind, cls.__dict__[kind]))
         init = cls.__dict__.get("__init__")
         if init is not None and not getattr(init, "__agentscope_hooked__", False):
-            cls.__init__ = _recording_init(init)  # type: ignore[misc]
+            cls.__init__ = recording_init(init)  # type: ignore[misc]
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         dist = kwargs.get("to_dist")
@@ -156,7 +69,7 @@ class AgentBase(HookOwner):
     ) -> None:
         del to_dist  # handled by __new__
         if "_init_settings" not in self.__dict__:
-            self.__dict__["_init_settings"] = (
+            self.__dict__["_init_settings"] = InitSettings(
                 (name,),
                 {
                     "sys_prompt": sys_prompt,
@@ -169,7 +82,7 @@ class AgentBase(HookOwner):
         self.model_config_name = model_config_name
         self.memory: Optional[TemporaryMemory] = TemporaryMemory() if use_memory else None
         self._object_hooks = HookRegistry()
-        self._agent_id = agent_id or f"{type(self).__name__}_{uuid.uuid4().hex}"
+        self._agent_id = agent_id or self.generate_agent_id()
         self.model = None
         if model_config_name is not None:
             from ..models import load_model_by_config_name
@@ -177,8 +90,14 @@ class AgentBase(HookOwner):
             self.model = load_model_by_config_name(model_config_name)
 
     # -- identity ------------------------------------------------------------
+    @classmethod
+    def generate_agent_id(cls) -> str:
+        """A fresh agent id (AgentScope 0.1.6's classmethod)."""
+        return f"{cls.__name__}_{uuid.uuid4().hex}"
+
     @property
     def agent_id(self) -> str:
+        """The agent's id (unique; kept when the agent moves to a server)."""
         return self._agent_id
 
     @agent_id.setter
@@ -190,11 +109,13 @@ class AgentBase(HookOwner):
 
     # -- the three core functions -----------------------------------------
     def reply(self, x: Union[Msg, list, None] = None) -> Msg:
+        """Answer `x` (a Msg, a list of them, or None); subclasses implement it."""
         raise NotImplementedError(
             f"{type(self).__name__} must implement reply(self, x=None) -> Msg",
         )
 
     def __call__(self, *args: Any, **kwargs: Any) -> Msg:
+        """`agent(x)`: run `reply` with its hooks."""
         return self.reply(*args, **kwargs)
 
     def observe(self, x: Union[Msg, Iterable[Msg], None]) -> None:
@@ -221,41 +142,38 @@ class AgentBase(HookOwner):
                 return self._speak_stream(iter(content))
             raise TypeError(f"cannot speak a {type(content).__name__}")
         finally:
-            _speak_hooks(self, run_notify_hooks, "post_speak")
+            if has_hooks(self, "post_speak"):
+                speak_hooks(self, run_post_speak)
 
     # -- hook plumbing -------------------------------------------------------
-    def _pre_hooked_args(self, kind: str, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-        x = args[0] if args else kwargs.get("x")
-        new_x = run_pre_hooks(self, f"pre_{kind}", x)
-        if new_x is x:
-            return args, kwargs
-        if args:
-            return (new_x,) + tuple(args[1:]), kwargs
-        if "x" in kwargs:
-            return args, dict(kwargs, x=new_x)
-        return (new_x,), kwargs
-
-    def _post_hooked(self, kind: str, result: Any) -> Any:
+    def _call_with_hooks(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
         if kind == "reply":
-            result = run_post_reply_hooks(self, result)
-            notify_reply_listeners(self, result)
-            return result
-        run_notify_hooks(self, "post_observe")
+            args, kwargs = run_pre_reply(self, args, kwargs)
+            return self._replied(args, kwargs, func(self, *args, **kwargs))
+        x, args, kwargs = _pre_observed(self, args, kwargs)
+        result = func(self, *args, **kwargs)
+        run_post_observe(self, x)
         return result
 
-    def _call_with_hooks(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
-        args, kwargs = self._pre_hooked_args(kind, args, kwargs)
-        return self._post_hooked(kind, func(self, *args, **kwargs))
-
     async def _call_with_hooks_async(self, kind: str, func: Callable, args: tuple, kwargs: dict) -> Any:
-        args, kwargs = self._pre_hooked_args(kind, args, kwargs)
-        return self._post_hooked(kind, await func(self, *args, **kwargs))
+        if kind == "reply":
+            args, kwargs = run_pre_reply(self, args, kwargs)
+            return self._replied(args, kwargs, await func(self, *args, **kwargs))
+        x, args, kwargs = _pre_observed(self, args, kwargs)
+        result = await func(self, *args, **kwargs)
+        run_post_observe(self, x)
+        return result
+
+    def _replied(self, args: tuple, kwargs: dict, result: Any) -> Any:
+        result = run_post_reply(self, args, kwargs, result)
+        notify_reply_listeners(self, result)
+        return result
 
     def _emit(self, event: speech.SpeakEvent) -> None:
         """pre_speak hooks (if any see the chunk), then the sinks, else the console."""
-        if hooks_for(self, "pre_speak"):
+        if has_hooks(self, "pre_speak"):
             msg = event.msg
-            shown = _speak_hooks(self, run_pre_hooks, "pre_speak", msg, event.stream, event.last, default=msg)
+            shown = speak_hooks(self, run_pre_speak, msg, event.stream, event.last, default=msg)
             event = event.with_msg(shown)
         if not speech.publish(event):
             runtime.current().show(event)
@@ -322,18 +240,26 @@ class AgentBase(HookOwner):
     # -- hook registration (class level; this class and its subclasses) ---
     @classmethod
     def register_class_hook(cls, hook_type: str, name: str, func: Callable) -> None:
+        """Register a hook for every agent of this class and its subclasses.
+
+        Same signatures as `register_hook`; class hooks run after the
+        object's own, the most derived class's first.
+        """
         cls.__dict__["_class_hooks"].register(hook_type, name, func)
 
     @classmethod
     def remove_class_hook(cls, hook_type: str, name: str) -> bool:
+        """Remove this class's hook `name`; False if there was none."""
         return cls.__dict__["_class_hooks"].remove(hook_type, name)
 
     @classmethod
     def clear_class_hooks(cls, hook_type: Optional[str] = None) -> None:
+        """Remove this class's hooks of `hook_type` (all types when None)."""
         cls.__dict__["_class_hooks"].clear(hook_type)
 
     @classmethod
     def clear_all_class_hooks(cls) -> None:
+        """Remove every hook registered on this class (not its subclasses')."""
         cls.__dict__["_class_hooks"].clear()
 
     # -- distribution --------------------------------------------------------
@@ -347,10 +273,19 @@ class AgentBase(HookOwner):
         return distribute_existing(self, host=host, port=port, **options)
 
 
+def _pre_observed(agent: AgentBase, args: tuple, kwargs: dict) -> tuple[Any, tuple, dict]:
+    """pre_observe hooks on observe's `x`: (new x, args, kwargs) to call observe with."""
+    x = args[0] if args else kwargs.get("x")
+    new_x = run_pre_observe(agent, x)
+    if new_x is x:
+        return x, args, kwargs
+    if args:
+        return new_x, (new_x,) + tuple(args[1:]), kwargs
+    return new_x, args, dict(kwargs, x=new_x)
+
+
 def _add_named_registrars() -> None:
     """AgentScope v0 names: register_pre_reply_hook(name, func) and friends."""
-    from ._hooks import HOOK_TYPES
-
     for hook_type in HOOK_TYPES:
         def make(ht: str):
             def register(self: AgentBase, name: str, func: Callable) -> None:
@@ -358,6 +293,9 @@ def _add_named_registrars() -> None:
 
             def remove(self: AgentBase, name: str) -> bool:
                 return self.remove_hook(ht, name)
+
+            register.__doc__ = f"Register this agent's {ht} hook `name` (same as register_hook)."
+            remove.__doc__ = f"Remove this agent's {ht} hook `name`; False if there was none."
 
             return register, remove
 
@@ -367,4 +305,4 @@ def _add_named_registrars() -> None:
 
 
 _add_named_registrars()
-AgentBase.observe = _hooked("observe", AgentBase.__dict__["observe"])  # type: ignore[method-assign]
+AgentBase.observe = hooked("observe", AgentBase.__dict__["observe"])  # type: ignore[method-assign]

@@ -46,6 +46,7 @@ class DialogAgent(AgentBase):
         return self.model.format(system, history, speaker=self.name)
 
     def reply(self, x: Union[Msg, list, None] = None) -> Msg:
+        """Remember `x`, ask the model with the system prompt and memory, speak the answer as it streams."""
         if self.memory is not None:
             self.memory.add(x)
         response = self.model(self.prompt(x))

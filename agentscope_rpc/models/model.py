@@ -11,6 +11,7 @@ from typing import Any, Iterable, Optional, Union
 
 from ..message import Msg, content_text
 from .response import ModelResponse
+from .usage import default_usage
 
 _ROLES = ("system", "user", "assistant")
 
@@ -56,7 +57,11 @@ class ModelWrapperBase:
         ):
             messages = self.format(messages)
         do_stream = self.stream if stream is None else bool(stream)
-        return self._call(list(messages), do_stream, **{**self.generate_args, **kwargs})
+        messages = list(messages)
+        call_kwargs = {**self.generate_args, **kwargs}
+        response = self._call(messages, do_stream, **call_kwargs)
+        default_usage().record(self, messages, call_kwargs, response)
+        return response
 
     def _call(self, messages: list, stream: bool, **kwargs: Any) -> ModelResponse:
         raise NotImplementedError

@@ -139,11 +139,13 @@ class OpenAIChatWrapper(ModelWrapperBase):
         self._live_client: Optional[httpx.Client] = None
 
     def json_mode_args(self, required_keys: Iterable[str] = ()) -> dict:
+        """`response_format=json_object` when the config enables `json_mode` (the keys are not enforced)."""
         del required_keys
         return {"response_format": {"type": "json_object"}} if self.json_mode else {}
 
     @property
     def url(self) -> str:
+        """The chat completions endpoint."""
         return f"{self.base_url}/chat/completions"
 
     def _client(self) -> httpx.Client:
@@ -156,6 +158,7 @@ class OpenAIChatWrapper(ModelWrapperBase):
         return client
 
     def close(self) -> None:
+        """Close the HTTP connection pool (a later call opens a new one)."""
         client, self._live_client = getattr(self, "_live_client", None), None
         if client is not None:
             client.close()

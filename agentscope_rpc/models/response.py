@@ -9,8 +9,11 @@ backend may fill while the stream is consumed, so read them after the text.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, Iterator, Optional
+
+log = logging.getLogger(__name__)
 
 
 class ModelResponse:
@@ -35,6 +38,8 @@ class ModelResponse:
             self._done.set()
         self.raw = raw
         self.tool_calls: list = tool_calls if tool_calls is not None else []
+        self.parsed: Any = None  # what a parser made of the text (AgentScope 0.1.6's field)
+        self._callbacks: list = []
 
     @property
     def is_stream(self) -> bool:
@@ -48,6 +53,32 @@ class ModelResponse:
             for _ in self._chunks():
                 pass
         return self._text
+
+    @text.setter
+    def text(self, value: str) -> None:
+        """Replace the text (parsers repair it, as in AgentScope 0.1.6)."""
+        if not self._done.is_set():
+            for _ in self._chunks():
+                pass
+        self._text = "" if value is None else str(value)
+
+    def add_done_callback(self, func: Any) -> None:
+        """Call `func(response)` once the text is complete (at once if it is)."""
+        with self._lock:
+            if not self._done.is_set():
+                self._callbacks.append(func)
+                return
+        func(self)
+
+    def _finish(self) -> None:
+        with self._lock:
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for func in callbacks:
+            try:
+                func(self)
+            except Exception:  # pylint: disable=broad-except
+                log.exception("a model response callback failed")
 
     @property
     def stream(self) -> Optional[Iterator[tuple[bool, str]]]:
@@ -85,7 +116,7 @@ class ModelResponse:
             close = getattr(deltas, "close", None)
             if close is not None:
                 close()  # releases the backend (model lock, HTTP stream)
-            self._done.set()
+            self._finish()
         yield True, text  # the closing event: same text, `last` set
 
     def __repr__(self) -> str:

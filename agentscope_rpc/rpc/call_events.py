@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from .. import speech
-from ..agents.hooks import hooks_for, run_post_speak, run_pre_speak
+from ..agents.hooks import has_hooks, run_post_speak, run_pre_speak
 from ..exception import RemoteSpeakError, StreamCancelledError
 from . import codec
 from ._proto import agent_server_pb2 as pb
@@ -66,7 +66,7 @@ class CallEvents:
 
     def _show(self, event: speech.SpeakEvent) -> None:
         owners = self._owners(event.agent_id) if event.agent_id else []
-        hooked = [o for o in owners if hooks_for(o, "pre_speak")]
+        hooked = [o for o in owners if has_hooks(o, "pre_speak")]
         if hooked and event.error is None:
             msg = event.msg
             for owner in hooked:
@@ -79,7 +79,7 @@ class CallEvents:
             pass  # the consumer is gone (the call is being cancelled with it)
         if event.ended:
             for owner in owners:
-                if hooks_for(owner, "post_speak"):
+                if has_hooks(owner, "post_speak"):
                     run_post_speak(owner)
 
     def settle(self, event: Optional[pb.Event], error: Optional[BaseException] = None) -> None:

@@ -22,7 +22,7 @@ from .. import speech
 from ..agents.hooks import (
     HookOwner,
     HookRegistry,
-    hooks_for,
+    has_hooks,
     notify_reply_listeners,
     run_post_observe,
     run_post_reply,
@@ -188,9 +188,9 @@ class RemoteAgent(HookOwner, RemoteObject):
     def reply(self, *args: Any, **kwargs: Any) -> AsyncResult:
         """Call the remote `reply`; returns its placeholder at once."""
         on_result: Optional[Callable[[Any], Any]] = None
-        if hooks_for(self, "pre_reply"):
+        if has_hooks(self, "pre_reply"):
             args, kwargs = run_pre_reply(self, args, kwargs)
-        if hooks_for(self, "post_reply"):
+        if has_hooks(self, "post_reply"):
             on_result = functools.partial(run_post_reply, self, args, kwargs)
         placeholder = self._call("reply", args, kwargs, on_result)
         # listeners (msghub) hear the placeholder at once, so what they observe
@@ -200,7 +200,7 @@ class RemoteAgent(HookOwner, RemoteObject):
 
     def observe(self, x: Any) -> None:
         """Queue `x` into the remote agent's memory; returns at once (a failure surfaces on the next use)."""
-        if hooks_for(self, "pre_observe"):
+        if has_hooks(self, "pre_observe"):
             x = run_pre_observe(self, x)
         placeholder = self._call("observe", (x,), {})
         placeholder.add_done_callback(functools.partial(self._observed, x))
@@ -210,7 +210,7 @@ class RemoteAgent(HookOwner, RemoteObject):
         if error is not None:
             log.warning("observe on %s failed: %s", self, error)
             self._deferred = error
-        elif hooks_for(self, "post_observe"):
+        elif has_hooks(self, "post_observe"):
             run_post_observe(self, x)
 
     def get_memory(self) -> list:

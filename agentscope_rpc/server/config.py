@@ -1,18 +1,38 @@
 """Every setting of an agent server, declared once.
 
-The CLI (`as_server`), `RpcAgentServerLauncher` and the tests all build a
-`ServerConfig`; the CLI's flags are generated from the fields below and
-`to_argv()` turns a config back into flags for a subprocess.
+The CLI (`as_server`), `RpcAgentServerLauncher`, the fleet kit and the tests
+all build a `ServerConfig`; the CLI's flags are generated from the fields
+below (also the client flags of `as_server stop|status`: `--host`, `--port`,
+`--token`, `--token-file`), and `to_argv()` turns a config back into flags
+for a subprocess.  AgentScope 0.1.6's launcher keywords and `as_server` flags
+are accepted too (`V0_SETTINGS`): mapped onto these fields where they mean
+something here, accepted and documented where they do not.
+
+Token rule for a non-loopback bind (`token_strength_bits`): at least 128
+bits, estimated as the token's length times log2 of the smallest alphabet
+holding all its characters — decimal digits (10), hex digits (16), base64 /
+url-safe base64 (64), printable ASCII (94) — with at least 8 distinct
+characters.  `secrets.token_urlsafe(16)` (22 characters) and
+`secrets.token_hex(16)` (32 hex digits) are the shortest tokens that pass.
 """
 from __future__ import annotations
 
 import argparse
 import ipaddress
+import logging
+import math
 import os
+import stat
+import string
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from ..rpc.codec import TOKEN_ENV
+
+log = logging.getLogger(__name__)
+TOKEN_MIN_BITS = 128
+TOKEN_MIN_DISTINCT = 8
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def _opt(help_text: str, flag: Optional[str] = None, **extra: Any) -> Any:
@@ -23,66 +43,124 @@ def _opt(help_text: str, flag: Optional[str] = None, **extra: Any) -> Any:
 
 @dataclass
 class ServerConfig:
-    """Settings of one agent server process."""
+    """Settings of one agent server process (see the module docstring)."""
 
-    host: str = field(default="127.0.0.1", metadata=_opt("address to bind"))
-    port: int = field(default=0, metadata=_opt("port to bind; 0 picks a free one and reports it"))
+    host: str = field(default="127.0.0.1", metadata=_opt("address to bind", reach=True, metavar="HOST"))
+    port: int = field(default=0, metadata=_opt("port to bind; 0 picks a free one and reports it", reach=True, metavar="N"))
     advertise_host: Optional[str] = field(
         default=None,
-        metadata=_opt("address other machines use to reach this server (default: --host)"),
+        metadata=_opt("address other machines use to reach this server (default: --host)", metavar="HOST"),
+    )
+    server_id: Optional[str] = field(
+        default=None,
+        metadata=_opt("a name for this server, shown in its log lines (AgentScope 0.1.6's --server-id)",
+                      metavar="NAME"),
     )
     token: Optional[str] = field(
         default=None,
-        metadata=_opt(f"shared secret every RPC must carry (or env {TOKEN_ENV})", secret=True),
+        metadata=_opt(
+            f"shared secret every RPC must carry; visible to every local user in /proc/<pid>/cmdline, "
+            f"so prefer --token-file or ${TOKEN_ENV}",
+            secret=True, reach=True, metavar="TOKEN",
+        ),
     )
-    token_file: Optional[str] = field(default=None, metadata=_opt("read the token from this file"))
+    token_file: Optional[str] = field(
+        default=None,
+        metadata=_opt(f"read the token from this file (mode 0600); default: ${TOKEN_ENV}", reach=True,
+                      metavar="PATH"),
+    )
     agent_dir: list = field(
         default_factory=list,
         metadata=_opt("directory of .py files defining agent classes (repeatable)", repeat=True),
     )
     model_config_path: Optional[str] = field(
         default=None,
-        metadata=_opt("JSON file of model configs to load at start"),
+        metadata=_opt("JSON file of model configs to load at start", metavar="PATH"),
     )
-    capacity: int = field(default=512, metadata=_opt("max agent calls running at once"))
-    max_message_mb: float = field(default=32.0, metadata=_opt("largest request/response, in MiB"))
+    capacity: int = field(
+        default=512,
+        metadata=_opt("worker threads that run blocking agent code (replies, model calls) at once", metavar="N"),
+    )
+    max_message_mb: float = field(default=32.0, metadata=_opt("largest request or response, in MiB", metavar="MIB"))
     code_shipping: bool = field(
         default=True,
-        metadata=_opt("accept agent classes shipped by clients", flag="no-code-shipping"),
+        metadata=_opt(
+            "refuse agent classes shipped by clients: build agents only from installed packages, "
+            "--agent-dir files and classes the launcher registered",
+            flag="no-code-shipping",
+        ),
     )
-    tls_cert: Optional[str] = field(default=None, metadata=_opt("PEM certificate chain: serve TLS"))
-    tls_key: Optional[str] = field(default=None, metadata=_opt("PEM private key for --tls-cert"))
+    tls_cert: Optional[str] = field(default=None, metadata=_opt("PEM certificate chain: serve TLS", metavar="PEM"))
+    tls_key: Optional[str] = field(default=None, metadata=_opt("PEM private key for --tls-cert", metavar="PEM"))
     tls_client_ca: Optional[str] = field(
         default=None,
-        metadata=_opt("PEM CA bundle: require client certificates signed by it (mutual TLS)"),
+        metadata=_opt("PEM CA bundle: require client certificates signed by it (mutual TLS)", metavar="PEM"),
     )
-    result_ttl: float = field(default=600.0, metadata=_opt("seconds a finished result is kept"))
-    max_results: int = field(default=100_000, metadata=_opt("finished results kept at most"))
+    result_ttl: float = field(default=600.0, metadata=_opt("seconds a finished result is kept at most", metavar="SECONDS"))
+    max_results: int = field(default=100_000, metadata=_opt("finished results kept at most", metavar="N"))
     unknown_task_grace: float = field(
         default=10.0,
-        metadata=_opt("seconds a fetch waits for a task the server has not seen yet"),
+        metadata=_opt("seconds a fetch waits for a task the server has not seen yet", metavar="SECONDS"),
     )
-    shutdown_grace: float = field(default=5.0, metadata=_opt("seconds running calls get at shutdown"))
+    shutdown_grace: float = field(default=5.0, metadata=_opt("seconds running calls get at shutdown", metavar="SECONDS"))
+    log_level: str = field(default="WARNING", metadata=_opt("logging level: DEBUG, INFO, WARNING or ERROR", metavar="LEVEL"))
+    # internal: set by the process that starts a server, hidden from --help
     ready_fd: Optional[int] = field(
         default=None,
-        metadata=_opt("write 'READY <port>' to this file descriptor once serving"),
+        metadata=_opt("write 'READY <port>' to this file descriptor once serving", hidden=True),
     )
     watch_stdin: bool = field(
         default=False,
-        metadata=_opt("exit when stdin closes (child servers die with their parent)"),
+        metadata=_opt("exit when stdin closes (child servers die with their parent)", hidden=True),
     )
-    log_level: str = field(default="WARNING", metadata=_opt("logging level"))
+    class_file: Optional[str] = field(
+        default=None,
+        metadata=_opt("cloudpickled agent classes registered at start (written by the launcher)", hidden=True),
+    )
+
+    # -- v0 keywords -----------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, **settings: Any) -> "ServerConfig":
+        """Build a config from field names and AgentScope 0.1.6 keywords.
+
+        An unknown keyword is a `TypeError`, as for any function; a 0.1.6
+        keyword is mapped (`V0_SETTINGS`) or, where it means nothing here,
+        accepted and logged.
+        """
+        ours = {f.name for f in fields(cls)}
+        unknown = sorted(set(settings) - ours - set(V0_SETTINGS))
+        if unknown:
+            raise TypeError(f"unknown agent server setting(s): {', '.join(unknown)}")
+        values = {k: v for k, v in settings.items() if k in ours}
+        _apply_v0({k: v for k, v in settings.items() if k in V0_SETTINGS}, values)
+        if isinstance(values.get("agent_dir"), (str, os.PathLike)):
+            values["agent_dir"] = [os.fspath(values["agent_dir"])]
+        if values.get("port") is None:
+            values.pop("port", None)
+        return cls(**values)
+
+    def replace(self, **settings: Any) -> "ServerConfig":
+        """A copy with some settings changed (field names or 0.1.6 keywords)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in _v0_targets(settings):  # a 0.1.6 keyword given now wins over the old value
+            values.pop(name, None)
+        return type(self).from_settings(**{**values, **settings})
 
     # -- derived -----------------------------------------------------------------
     def resolved_token(self) -> Optional[str]:
+        """The token: `token`, else the content of `token_file`, else the environment."""
         if self.token:
             return self.token
         if self.token_file:
-            with open(self.token_file, encoding="utf-8") as fh:
-                return fh.read().strip() or None
+            try:
+                with open(self.token_file, encoding="utf-8") as fh:
+                    return fh.read().strip() or None
+            except OSError as err:
+                raise ValueError(f"cannot read --token-file {self.token_file}: {err.strerror or err}") from err
         return os.environ.get(TOKEN_ENV) or None
 
     def is_loopback(self) -> bool:
+        """Whether the bind address is this machine's loopback only."""
         if self.host in ("localhost",):
             return True
         try:
@@ -91,43 +169,98 @@ class ServerConfig:
             return False
 
     def validate(self) -> None:
-        """Refuse unsafe or inconsistent settings before anything binds."""
-        if not self.is_loopback() and not self.resolved_token():
-            raise ValueError(
-                f"refusing to bind {self.host}: a non-loopback agent server requires "
-                f"an auth token (--token, --token-file or ${TOKEN_ENV})",
-            )
+        """Refuse unsafe or inconsistent settings before anything binds (ValueError)."""
+        token = self.resolved_token()
+        if not self.is_loopback():
+            if not token:
+                raise ValueError(
+                    f"refusing to bind {self.host}: a non-loopback agent server requires "
+                    f"an auth token (--token-file or ${TOKEN_ENV})",
+                )
+            check_token_strength(token, f"refusing to bind {self.host}: ")
         if bool(self.tls_cert) != bool(self.tls_key):
             raise ValueError("--tls-cert and --tls-key go together")
         if self.tls_client_ca and not self.tls_cert:
             raise ValueError("--tls-client-ca (mutual TLS) needs --tls-cert/--tls-key")
         if not 0 <= self.port <= 65535:
-            raise ValueError(f"bad port {self.port}")
+            raise ValueError(f"bad port {self.port}: expected 0..65535")
         if self.capacity < 1:
             raise ValueError("--capacity must be at least 1")
+        if self.max_message_mb <= 0:
+            raise ValueError("--max-message-mb must be positive")
+        for flag, path in (("--tls-cert", self.tls_cert), ("--tls-key", self.tls_key),
+                           ("--tls-client-ca", self.tls_client_ca),
+                           ("--model-config-path", self.model_config_path)):
+            if path and not os.path.isfile(path):
+                raise ValueError(f"{flag} {path}: no such file")
+        for directory in self.agent_dir:
+            if not os.path.isdir(directory):
+                raise ValueError(f"--agent-dir {directory} is not a directory")
+        if not isinstance(logging.getLevelName(str(self.log_level).upper()), int):
+            raise ValueError(f"--log-level {self.log_level!r}: expected DEBUG, INFO, WARNING or ERROR")
+        if self.token_file:
+            _warn_if_shared(self.token_file)
 
     @property
     def max_message_bytes(self) -> int:
+        """`max_message_mb` in bytes."""
         return int(self.max_message_mb * 1024 * 1024)
 
     # -- CLI --------------------------------------------------------------------
     @classmethod
-    def add_arguments(cls, parser: argparse.ArgumentParser) -> None:
+    def add_arguments(cls, parser: argparse.ArgumentParser, reach_only: bool = False) -> None:
+        """Add a flag per field (`reach_only`: just how to reach a server)."""
         for f in fields(cls):
             meta = f.metadata
-            flag = "--" + (meta.get("flag") or f.name.replace("_", "-"))
+            if reach_only and not meta.get("reach"):
+                continue
+            flag = _flag(f)
+            help_text = argparse.SUPPRESS if meta.get("hidden") else meta["help"]
             if f.type in ("bool", bool):
                 action = "store_false" if f.default else "store_true"
-                parser.add_argument(flag, dest=f.name, action=action, help=meta["help"])
+                parser.add_argument(flag, dest=f.name, action=action, help=help_text)
             elif meta.get("repeat"):
-                parser.add_argument(flag, dest=f.name, action="append", default=[], help=meta["help"])
+                parser.add_argument(flag, dest=f.name, action="append", default=[], metavar="DIR", help=help_text)
+            elif reach_only and f.name == "port":
+                parser.add_argument(flag, dest=f.name, type=int, required=True, metavar="N",
+                                    help="port of the server")
+            elif reach_only and f.name == "host":
+                parser.add_argument(flag, dest=f.name, default=f.default, metavar="HOST",
+                                    help="address of the server (default: %(default)s)")
             else:
                 kind = {"int": int, "float": float}.get(str(f.type).replace("Optional[", "").rstrip("]"), str)
-                parser.add_argument(flag, dest=f.name, type=kind, default=f.default, help=meta["help"])
+                if f.default is not None and help_text is not argparse.SUPPRESS:
+                    help_text += " (default: %(default)s)"
+                parser.add_argument(flag, dest=f.name, type=kind, default=f.default, help=help_text,
+                                    metavar=meta.get("metavar"))
+
+    @classmethod
+    def add_v0_arguments(cls, parser: argparse.ArgumentParser) -> None:
+        """AgentScope 0.1.6's `as_server start` flags, in their own help group."""
+        group = parser.add_argument_group(
+            "AgentScope 0.1.6 flags",
+            "accepted so that 0.1.6 command lines run; each says what it maps to here",
+        )
+        for name, (_, help_text) in V0_SETTINGS.items():
+            flag = "--" + name.replace("_", "-")
+            if name == "local_mode":
+                group.add_argument(flag, dest="v0_" + name, nargs="?", const=True, default=None,
+                                   type=_parse_bool, metavar="BOOL", help=help_text)
+            elif name in V0_FLAGS:
+                group.add_argument(flag, dest="v0_" + name, action="store_true", default=None, help=help_text)
+            elif name in V0_CLI:
+                kind, metavar = V0_CLI[name]
+                group.add_argument(flag, dest="v0_" + name, type=kind, default=None, metavar=metavar,
+                                   help=help_text)
 
     @classmethod
     def from_namespace(cls, ns: argparse.Namespace) -> "ServerConfig":
-        return cls(**{f.name: getattr(ns, f.name) for f in fields(cls) if hasattr(ns, f.name)})
+        """The config the parsed flags describe (0.1.6 flags included)."""
+        values = {f.name: getattr(ns, f.name) for f in fields(cls) if hasattr(ns, f.name)}
+        v0 = {k[3:]: v for k, v in vars(ns).items() if k.startswith("v0_") and v is not None}
+        for name in _v0_targets(v0):  # a 0.1.6 flag given wins over the default of its field
+            values.pop(name, None)
+        return cls.from_settings(**values, **v0)
 
     def to_argv(self, include_secrets: bool = False) -> list[str]:
         """Flags reproducing this config (secrets travel by environment instead)."""
@@ -137,7 +270,7 @@ class ServerConfig:
             meta = f.metadata
             if meta.get("secret") and not include_secrets:
                 continue
-            flag = "--" + (meta.get("flag") or f.name.replace("_", "-"))
+            flag = _flag(f)
             if f.type in ("bool", bool):
                 if value != f.default:
                     argv.append(flag)
@@ -147,3 +280,117 @@ class ServerConfig:
             elif value is not None and value != f.default:
                 argv += [flag, str(value)]
         return argv
+
+
+# -- AgentScope 0.1.6 settings -------------------------------------------------------------
+# name -> (the ServerConfig field it sets, or None; what it means here)
+V0_SETTINGS: dict[str, tuple[Optional[str], str]] = {
+    "local_mode": (None, "true: bind 127.0.0.1; false: bind 0.0.0.0 (needs a token) and advertise --host"),
+    "max_pool_size": ("max_results", "same as --max-results (finished results kept at most)"),
+    "max_expire_time": ("result_ttl", "same as --result-ttl (seconds a finished result is kept)"),
+    "max_timeout_seconds": (None, "ignored: calls have no server-side deadline here; "
+                                  "a caller bounds its own wait (AsyncResult.result(timeout=...))"),
+    "pool_type": (None, "'local' only: results live in the server's memory; 'redis' is accepted and "
+                        "ignored with a warning"),
+    "redis_url": (None, "ignored (no redis result pool)"),
+    "studio_url": (None, "ignored: AgentScope Studio is not supported"),
+    "no_log": (None, "ignored: an agent server writes no run directory; its log goes to stderr"),
+    "save_api_invoke": (None, "ignored (no API-invocation records)"),
+    "use_monitor": (None, "ignored (no token-usage monitor)"),
+}
+V0_CLI = {"max_pool_size": (int, "N"), "max_expire_time": (int, "SECONDS"), "max_timeout_seconds": (int, "SECONDS"),
+          "pool_type": (str, "TYPE"), "redis_url": (str, "URL"), "studio_url": (str, "URL")}
+V0_FLAGS = ("no_log", "save_api_invoke", "use_monitor")
+
+
+def _v0_targets(settings: dict) -> set:
+    targets = {V0_SETTINGS[k][0] for k in settings if k in V0_SETTINGS and V0_SETTINGS[k][0]}
+    if settings.get("local_mode") is not None:
+        targets.add("advertise_host")
+    return targets
+
+
+def _apply_v0(v0: dict, values: dict) -> None:
+    for name, value in v0.items():
+        target, meaning = V0_SETTINGS[name]
+        if target:
+            values.setdefault(target, value)
+        elif name == "local_mode" and value is not None:
+            host = values.get("host") or "localhost"
+            if value:
+                values["host"] = "127.0.0.1"
+                if _is_loopback_name(host) and host != "127.0.0.1":
+                    values.setdefault("advertise_host", host)
+            else:
+                values["host"] = "0.0.0.0"
+                if host not in WILDCARD_HOSTS:
+                    values.setdefault("advertise_host", host)
+        elif name == "pool_type":
+            if value not in ("local", "redis"):
+                raise ValueError(f"pool_type {value!r}: expected 'local' or 'redis'")
+            if value == "redis":
+                log.warning("pool_type='redis' is not supported: results stay in the server's memory")
+        elif value not in (None, False):
+            log.info("AgentScope 0.1.6 setting %s=%r %s", name, value, meaning)
+
+
+def _is_loopback_name(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_bool(text: str) -> bool:
+    lowered = str(text).strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _flag(f: Any) -> str:
+    return "--" + (f.metadata.get("flag") or f.name.replace("_", "-"))
+
+
+# -- tokens --------------------------------------------------------------------------------
+_ALPHABETS = (
+    (set(string.digits), 10),
+    (set(string.hexdigits), 16),
+    (set(string.ascii_letters + string.digits + "-_+/="), 64),
+    (set(string.printable) - set(string.whitespace), 94),
+)
+
+
+def token_strength_bits(token: str) -> float:
+    """Estimated bits of a token: length x log2(smallest alphabet holding it)."""
+    chars = set(token)
+    size = next((n for alphabet, n in _ALPHABETS if chars <= alphabet), 94)
+    return len(token) * math.log2(size)
+
+
+def check_token_strength(token: str, prefix: str = "") -> None:
+    """Raise ValueError unless `token` meets the rule in the module docstring."""
+    bits = token_strength_bits(token)
+    if bits < TOKEN_MIN_BITS or len(set(token)) < TOKEN_MIN_DISTINCT:
+        raise ValueError(
+            f"{prefix}the token is too weak (about {bits:.0f} bits, {len(set(token))} distinct characters; "
+            f"at least {TOKEN_MIN_BITS} bits and {TOKEN_MIN_DISTINCT} distinct characters required): "
+            f"use e.g. python -c \"import secrets; print(secrets.token_urlsafe(32))\"",
+        )
+
+
+def _warn_if_shared(path: str) -> None:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        log.warning("token file %s is accessible to other users (mode %o): chmod 600 it", path, mode & 0o777)
+
+
+__all__ = ["ServerConfig", "TOKEN_ENV", "TOKEN_MIN_BITS", "V0_SETTINGS", "check_token_strength",
+           "token_strength_bits"]

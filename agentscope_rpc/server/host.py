@@ -39,9 +39,7 @@ class AgentHost:
         self.instance_id = uuid.uuid4().hex
         self.allow_pickle = config.code_shipping
         self.actors: dict[str, Actor] = {}
-        self.registry = AgentClassRegistry(config.agent_dir, config.code_shipping)
-        for klass in classes or ():
-            self.registry.register(klass)
+        self.registry = AgentClassRegistry.from_config(config, classes or ())
         max_bytes = int(getattr(config, "max_result_mb", 256) * 1024 * 1024)
         self.results = ResultStore(config.result_ttl, max_bytes, config.unknown_task_grace)
         self.executor = Executor(loop, config.capacity)

@@ -28,6 +28,8 @@ from agentscope.agents import AgentBase  # noqa: E402
 from agentscope.message import Msg  # noqa: E402
 from agentscope.server import RpcAgentServerLauncher  # noqa: E402
 
+import as016_paper_sim  # noqa: E402  (the paper_sim workload: AgentScope's own example)
+
 KILL_DEADLINE_S = 75.0  # 0.1.6 retries a placeholder fetch 10 times, ~5 s apart
 _launchers: list = []
 
@@ -240,7 +242,10 @@ def sim10k(n: int, repeats: int) -> tuple:
 
 NA = {"streaming": "AgentScope 0.1.6 never relays an agent's speech to the orchestrator "
                    "(speak() prints in the server process); nothing to measure"}
-WORKLOADS = {name: globals()[name] for name in common.WORKLOADS if name not in NA}
+WORKLOADS = {name: globals()[name] for name in common.WORKLOADS if name not in NA and name not in common.PAPER_SIM}
+WORKLOADS.update({name: as016_paper_sim.paper_sim(name, _launchers, stop_all) for name in common.PAPER_SIM})
+NA.update({name: "ours alone (1,000,000 participants over 8 agent servers)"
+           for name in common.PAPER_SIM if common.paper_sim_plan.BY_NAME[name].ours_only})
 
 if __name__ == "__main__":
     common.main(WORKLOADS, na=NA, setup=setup, teardown=stop_all)

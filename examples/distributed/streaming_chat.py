@@ -1,18 +1,24 @@
 """Streaming chat: two agents, each in its own agent server, talk on the
 embedded model while every token they speak streams here -- or to a web page.
 
-    python examples/distributed/streaming_chat.py [--turns 4] [--max-tokens 40]
-    python examples/distributed/streaming_chat.py --sse [--port 8000]
+    python examples/distributed/streaming_chat.py [--turns 4] [--max-tokens 40] [--seed 7]
+    python examples/distributed/streaming_chat.py --model-config models.json [--model-config-name NAME]
+    python examples/distributed/streaming_chat.py --sse [--host 127.0.0.1] [--port 8000]
         then open http://127.0.0.1:8000/?turns=4
 
 Alice and Bob are `DialogAgent`s started in child agent servers
-(`to_dist=True`); each server runs SmolLM2-135M (llama.cpp, offline) and
-streams the reply token by token over gRPC.  The conversation is an
-`@pipeline(chunks=True)` app: iterating it yields a `SpeakChunk` each time a
-message grows, which this script prints as it comes.  With `--sse` the same
-app is served as Server-Sent Events (`agentscope_rpc.sse`); closing the page
+(`to_dist=True`); by default each server runs SmolLM2-135M (llama.cpp,
+offline) and streams the reply token by token over gRPC.  `--model-config`
+takes a JSON file of model configs instead (e.g. an OpenAI-compatible
+endpoint; see server/models.example.json); the configs travel to the
+servers with the agents.  The conversation is an `@pipeline(chunks=True)`
+app: iterating it yields a `SpeakChunk` each time a message grows, which
+this script prints as it comes.  With `--sse` the same app is served as
+Server-Sent Events (`agentscope_rpc.sse`, the `web` extra); closing the page
 cancels the agents' work.  The same app can be served with
 `python -m agentscope_rpc.sse examples/distributed/streaming_chat.py:chat`.
+Errors are one line (exit 2 for a bad flag or file, 3 when a server is
+lost); `--debug` shows tracebacks; Ctrl-C stops the servers and exits 130.
 """
 from __future__ import annotations
 
@@ -24,9 +30,12 @@ from typing import Any
 from agentscope_rpc.agents import DialogAgent
 from agentscope_rpc.message import Msg, content_text
 from agentscope_rpc.models import read_model_configs
+from agentscope_rpc.models.registry import load_config_source
+from agentscope_rpc.server.cli import run_command
 from agentscope_rpc.streaming import SpeakChunk, pipeline, put_into_stream
 
 CONFIG = "smollm2-chat"
+_config_name = [CONFIG]  # the config the agents use (--model-config may change it)
 TOPIC = "Hello Alice and Bob, please tell each other about your week."
 ALICE = (
     "You are Alice, a curious traveller who has just come back from the mountains. "
@@ -39,7 +48,7 @@ BOB = (
 
 
 def use_model(max_tokens: int = 40, seed: int = 7) -> None:
-    """The model config both agents use; it travels to their servers."""
+    """The embedded model's config both agents use; it travels to their servers."""
     read_model_configs([{
         "config_name": CONFIG,
         "model_type": "llama_cpp",
@@ -51,13 +60,30 @@ def use_model(max_tokens: int = 40, seed: int = 7) -> None:
             "stop": ["\n\n"],  # one paragraph: the small model tends to script both sides
         },
     }], clear_existing=True)
+    _config_name[0] = CONFIG
+
+
+def use_model_file(path: str, name: str | None = None) -> str:
+    """Use the configs of a JSON file instead; the agents take `name` (default: the first)."""
+    configs = load_config_source(path)
+    names = [c.get("config_name") for c in configs if isinstance(c, dict)]
+    name = name or (names[0] if names else None)
+    if name not in names:
+        raise ValueError(f"--model-config-name {name!r}: not in {path} (has {names})")
+    read_model_configs(configs, clear_existing=True)
+    _config_name[0] = name
+    return name
 
 
 @pipeline(chunks=True)
 def chat(turns: Any = 4, topic: str = TOPIC) -> None:
     """The app: Alice and Bob take `turns` replies in all, starting from `topic`."""
-    alice = DialogAgent("Alice", sys_prompt=ALICE, model_config_name=CONFIG, to_dist=True)
-    bob = DialogAgent("Bob", sys_prompt=BOB, model_config_name=CONFIG, to_dist=True)
+    alice = DialogAgent("Alice", sys_prompt=ALICE, model_config_name=_config_name[0], to_dist=True)
+    try:
+        bob = DialogAgent("Bob", sys_prompt=BOB, model_config_name=_config_name[0], to_dist=True)
+    except BaseException:
+        alice.stop_server()
+        raise
     try:
         msg = Msg("Host", topic, role="user")
         put_into_stream(msg)  # the host's line goes into the stream too
@@ -91,16 +117,12 @@ def print_stream(items: Any, out: Any = sys.stdout) -> None:
         out.flush()
 
 
-def main(argv: list | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=4, help="replies in all")
-    parser.add_argument("--max-tokens", type=int, default=40, help="tokens per reply at most")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--sse", action="store_true", help="serve the chat over HTTP instead")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    args = parser.parse_args(argv)
-    use_model(args.max_tokens, args.seed)
+def run(args: argparse.Namespace) -> None:
+    """Serve or print the chat as the flags say."""
+    if args.model_config:
+        use_model_file(args.model_config, args.model_config_name)
+    else:
+        use_model(args.max_tokens, args.seed)
     if args.sse:
         from agentscope_rpc.sse import serve  # needs the `web` extra
 
@@ -111,7 +133,30 @@ def main(argv: list | None = None) -> None:
     print(f"[{args.turns} replies in {time.monotonic() - started:.1f}s, agents in 2 agent servers]")
 
 
+def main(argv: list | None = None) -> int:
+    """Parse the flags and run; the exit status."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=4, metavar="N", help="replies in all (default: %(default)s)")
+    parser.add_argument("--max-tokens", type=int, default=40, metavar="N",
+                        help="embedded model: tokens per reply at most (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=7, metavar="N",
+                        help="embedded model: sampling seed, for a repeatable chat (default: %(default)s)")
+    parser.add_argument("--model-config", metavar="PATH",
+                        help="JSON file of model configs to use instead of the embedded model")
+    parser.add_argument("--model-config-name", metavar="NAME",
+                        help="which config of --model-config the agents use (default: the first)")
+    parser.add_argument("--sse", action="store_true", help="serve the chat as a web page (Server-Sent Events)")
+    parser.add_argument("--host", default="127.0.0.1", help="--sse: address to serve on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, metavar="N",
+                        help="--sse: port to serve on (default: %(default)s)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    args = parser.parse_args(argv)
+    if args.turns < 1:
+        parser.error("--turns must be at least 1")
+    return run_command(lambda: run(args), "streaming_chat", args.debug)
+
+
 use_model()  # also when served with `python -m agentscope_rpc.sse ...:chat`
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -4,8 +4,10 @@ Models wrap JSON in ```json fences, add chatter around the braces, leave
 trailing commas or write Python-style dicts.  `parse_json_object` tries, in
 order: the whole text; each fenced code block; each `{` in the text decoded
 up to its matching end (junk after it ignored); each of those again after
-light repairs (trailing commas, Python literals).  It raises
-`ResponseParsingError` with a message meant to be fed back to the model.
+light repairs (trailing commas, Python literals).  It raises a
+`ResponseParsingError` (`JsonParsingError`, `JsonTypeError`) with a message
+meant to be fed back to the model.  `parse_json_value` does the same for
+any JSON value (a list, a number...).
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import json
 import re
 from typing import Any, Iterable, Iterator, Optional
 
-from .exception import ResponseParsingError
+from ..exception import JsonParsingError, JsonTypeError, RequiredFieldNotFoundError
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|javascript|js|python)?[ \t]*\n?(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
@@ -58,10 +60,37 @@ def _repaired(text: str) -> Iterator[Any]:
         pass
 
 
+def parse_json_value(text: str) -> Any:
+    """The first JSON value found in `text` (fenced or not, lightly repaired); raises JsonParsingError."""
+    if not isinstance(text, str):
+        raise JsonParsingError(f"expected text, got {type(text).__name__}", repr(text))
+    first_error: Optional[str] = None
+    candidates = [c for c in dict.fromkeys(_candidates(text)) if c]
+    for candidate in candidates:
+        try:
+            return json.loads(candidate)
+        except ValueError as exc:
+            first_error = first_error or f"invalid JSON ({exc})"
+    for candidate in candidates:
+        try:
+            return json.loads(_TRAILING_COMMA.sub(r"\1", candidate))
+        except ValueError:
+            pass
+        try:
+            return ast.literal_eval(candidate)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            pass
+        for value in _decode_from_braces(candidate):
+            return value
+    raise JsonParsingError(
+        f"could not parse a JSON value from the response: {first_error or 'the response is empty'}", text,
+    )
+
+
 def parse_json_object(text: str) -> dict:
     """The first JSON object found in `text`; raises ResponseParsingError."""
     if not isinstance(text, str):
-        raise ResponseParsingError(f"expected text, got {type(text).__name__}", raw=repr(text))
+        raise JsonParsingError(f"expected text, got {type(text).__name__}", repr(text))
     first_error: Optional[str] = None
     wrong_type: Optional[str] = None  # valid JSON, but not an object
     candidates = list(dict.fromkeys(_candidates(text)))
@@ -82,22 +111,21 @@ def parse_json_object(text: str) -> dict:
         for value in _repaired(candidate):
             if isinstance(value, dict):
                 return value
+    message = "could not parse a JSON object from the response: "
     if wrong_type:
-        reason = wrong_type
-    elif "{" not in text:
-        reason = "no JSON object (nothing between { and }) was found"
-    else:
-        reason = first_error or "the JSON object could not be decoded"
-    raise ResponseParsingError(f"could not parse a JSON object from the response: {reason}", raw=text)
+        raise JsonTypeError(message + wrong_type, text)
+    if "{" not in text:
+        raise JsonParsingError(message + "no JSON object (nothing between { and }) was found", text)
+    raise JsonParsingError(message + (first_error or "the JSON object could not be decoded"), text)
 
 
 def check_required_keys(value: dict, required_keys: Iterable[str]) -> None:
-    """Raise ResponseParsingError naming the keys missing from `value`."""
+    """Raise RequiredFieldNotFoundError naming the keys missing from `value`."""
     missing = [key for key in required_keys if key not in value]
     if missing:
-        raise ResponseParsingError(
+        raise RequiredFieldNotFoundError(
             f"the JSON object is missing required key(s) {missing}; it had {sorted(value)}",
-            raw=json.dumps(value, ensure_ascii=False),
+            json.dumps(value, ensure_ascii=False, default=str),
         )
 
 
@@ -108,7 +136,13 @@ class JsonObjectParser:
         self.required_keys = list(required_keys or [])
 
     @property
+    def json_mode_keys(self) -> list:
+        """The keys a JSON-constrained backend should produce (this parser wants a JSON object)."""
+        return self.required_keys
+
+    @property
     def format_instruction(self) -> str:
+        """What to tell the model about the answer's format."""
         if self.required_keys:
             example = ", ".join(f'"{key}": ...' for key in self.required_keys)
             keys = ", ".join(f'"{key}"' for key in self.required_keys)
@@ -119,9 +153,10 @@ class JsonObjectParser:
         return "Respond with one JSON object and nothing else."
 
     def parse(self, text: str) -> dict:
+        """The JSON object in `text`, with the required keys checked."""
         value = parse_json_object(text)
         check_required_keys(value, self.required_keys)
         return value
 
 
-__all__ = ["parse_json_object", "check_required_keys", "JsonObjectParser"]
+__all__ = ["parse_json_object", "parse_json_value", "check_required_keys", "JsonObjectParser"]

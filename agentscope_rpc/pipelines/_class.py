@@ -1,112 +1,20 @@
-"""Pipelines: control flow over operators (AgentScope v0 names and semantics).
-
-An *operator* is anything callable with one argument `x` -- an agent, a
-pipeline, a plain function -- or a list/tuple of operators, which runs them
-one after another.  Each pipeline exists in a functional form
-(`sequentialpipeline(operators, x)`) and a class form
-(`SequentialPipeline(operators)(x)`).
-
-Pipelines know nothing about transport: a distributed agent's proxy is just a
-callable returning a placeholder, and pipelines pass whatever an operator
-returns on to the next operator untouched.  Only the user's condition
-functions look at the values (and a placeholder resolves when they do).
-
-Condition signatures, as in AgentScope v0:
-
-* `ifelsepipeline`:   `condition_func(x) -> bool`
-* `switchpipeline`:   `condition_func(x) -> case key`
-* `forlooppipeline`:  `break_func(x) -> bool`, checked after each iteration
-* `whilelooppipeline`: `condition_func(i, x) -> bool`, checked before
-  iteration `i` (0-based)
-"""
+"""Pipelines, class forms: `SequentialPipeline(operators)(x)` and friends."""
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Mapping, Optional, Sequence
 
-Operator = Callable[[Any], Any]
-Operators = Union[Operator, Sequence[Operator]]
-
-
-def placeholder(x: Any = None) -> Any:
-    """The do-nothing operator: returns its input."""
-    return x
-
-
-def _never(*_: Any) -> bool:
-    return False
-
-
-def _run(operators: Operators, x: Any) -> Any:
-    """Run one operator, or a list/tuple of them in sequence."""
-    if isinstance(operators, (list, tuple)):
-        return sequentialpipeline(operators, x)
-    return operators(x)
+from ._functional import (
+    Operators,
+    _never,
+    forlooppipeline,
+    ifelsepipeline,
+    placeholder,
+    sequentialpipeline,
+    switchpipeline,
+    whilelooppipeline,
+)
 
 
-# -- functional forms ---------------------------------------------------------
-def sequentialpipeline(operators: Sequence[Operators], x: Any = None) -> Any:
-    """Feed `x` through `operators` in order; return the last output."""
-    if len(operators) == 0:
-        raise ValueError("sequentialpipeline needs at least one operator")
-    for operator in operators:
-        x = _run(operator, x)
-    return x
-
-
-def ifelsepipeline(
-    condition_func: Callable[[Any], bool],
-    if_body_operators: Operators,
-    else_body_operators: Operators = placeholder,
-    x: Any = None,
-) -> Any:
-    """Run `if_body_operators` when `condition_func(x)` holds, else the other."""
-    if condition_func(x):
-        return _run(if_body_operators, x)
-    return _run(else_body_operators, x)
-
-
-def switchpipeline(
-    condition_func: Callable[[Any], Any],
-    case_operators: Mapping[Any, Operators],
-    default_operators: Operators = placeholder,
-    x: Any = None,
-) -> Any:
-    """Run the operators of the case `condition_func(x)` names, else the default."""
-    case = condition_func(x)
-    if case in case_operators:
-        return _run(case_operators[case], x)
-    return _run(default_operators, x)
-
-
-def forlooppipeline(
-    loop_body_operators: Operators,
-    max_loop: int,
-    break_func: Optional[Callable[[Any], bool]] = None,
-    x: Any = None,
-) -> Any:
-    """Run the body up to `max_loop` times; stop early once `break_func(x)`."""
-    stop = break_func or _never
-    for _ in range(max_loop):
-        x = _run(loop_body_operators, x)
-        if stop(x):
-            break
-    return x
-
-
-def whilelooppipeline(
-    loop_body_operators: Operators,
-    condition_func: Callable[[int, Any], bool] = _never,
-    x: Any = None,
-) -> Any:
-    """Run the body while `condition_func(i, x)` holds (`i` counts iterations)."""
-    i = 0
-    while condition_func(i, x):
-        x = _run(loop_body_operators, x)
-        i += 1
-    return x
-
-
-# -- class forms ----------------------------------------------------------------
 class PipelineBase:
     """A reusable pipeline: an operator built from other operators."""
 
@@ -130,6 +38,7 @@ class SequentialPipeline(PipelineBase):
         self.participants = list(operators)
 
     def __call__(self, x: Any = None) -> Any:
+        """Feed `x` through the operators in order; return the last output."""
         return sequentialpipeline(self.operators, x)
 
 
@@ -149,6 +58,7 @@ class IfElsePipeline(PipelineBase):
         self.participants = [if_body_operators, else_body_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the if-body when `condition_func(x)` holds, else the else-body."""
         return ifelsepipeline(
             self.condition_func,
             self.if_body_operators,
@@ -173,6 +83,7 @@ class SwitchPipeline(PipelineBase):
         self.participants = list(case_operators.values()) + [default_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the case `condition_func(x)` names (or the default)."""
         return switchpipeline(
             self.condition_func,
             self.case_operators,
@@ -197,6 +108,7 @@ class ForLoopPipeline(PipelineBase):
         self.participants = [loop_body_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the body up to `max_loop` times, stopping once `break_func(x)`."""
         return forlooppipeline(
             self.loop_body_operators,
             self.max_loop,
@@ -219,6 +131,7 @@ class WhileLoopPipeline(PipelineBase):
         self.participants = [loop_body_operators]
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the body while `condition_func(i, x)` holds."""
         return whilelooppipeline(self.loop_body_operators, self.condition_func, x)
 
 
@@ -229,10 +142,4 @@ __all__ = [
     "SwitchPipeline",
     "ForLoopPipeline",
     "WhileLoopPipeline",
-    "sequentialpipeline",
-    "ifelsepipeline",
-    "switchpipeline",
-    "forlooppipeline",
-    "whilelooppipeline",
-    "placeholder",
 ]
