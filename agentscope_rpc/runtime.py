@@ -30,7 +30,6 @@ import contextlib
 import contextvars
 import logging
 import os
-import queue
 import sys
 import threading
 import time
@@ -38,7 +37,8 @@ import weakref
 from collections import deque
 from typing import Any, Awaitable, Callable, Hashable, Iterator, Optional
 
-DISPATCH_THREADS = 8  # hooks of different agents may run at once, each agent's in order
+from .dispatch import Dispatcher
+
 # At interpreter exit, calls still outstanding get this long to finish before
 # child servers stop (AGENTSCOPE_RPC_EXIT_GRACE overrides; Ctrl-C skips it).
 EXIT_GRACE_S = float(os.environ.get("AGENTSCOPE_RPC_EXIT_GRACE", "60"))
@@ -57,12 +57,12 @@ class Runtime:
         self._loop_thread: Optional[threading.Thread] = None
         self._own_loop = False
         self._services: dict = {}
-        self._dispatch_pool: Optional[_DaemonPool] = None
-        self._lanes: dict = {}  # dispatch key -> deque of pending jobs (one lane runs at a time)
+        self._dispatcher: Optional[Dispatcher] = None
         self.proxies: dict[str, "weakref.WeakSet"] = {}
         self.fetch_identity: tuple[str, str] = ("", "")
         self.runtime_streams: deque = deque()  # see streaming.get_runtime_stream
         self.children: list = []
+        self._forks: Optional[concurrent.futures.Future] = None  # -> the fork server (or None)
         self.closed = False
 
     def __repr__(self) -> str:
@@ -163,55 +163,11 @@ class Runtime:
 
     # -- ordered delivery ----------------------------------------------------------
     def dispatch(self, key: Hashable, func: Callable[..., Any], *args: Any) -> "asyncio.Future":
-        """Run `func(*args)` off the loop, after earlier jobs of the same `key`.
-
-        Called on the loop; returns an asyncio future of the result.  Jobs of
-        one key (one remote agent) run one at a time in submission order, so
-        its speech reaches hooks in the order spoken; different keys run on
-        different threads, so a stuck hook holds up only its own agent.
-        """
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        lane = self._lanes.get(key)
-        if lane is None:
-            lane = self._lanes[key] = deque()
-            lane.append((func, args, future))
-            self._run_lane(key, lane)
-        else:
-            lane.append((func, args, future))
-        return future
-
-    def _run_lane(self, key: Hashable, lane: deque) -> None:
-        pool = self._dispatch_pool
-        if pool is None:
-            pool = self._dispatch_pool = _DaemonPool(DISPATCH_THREADS, f"agentscope-rpc-dispatch-{self.name}")
-        func, args, future = lane[0]
-        loop = future.get_loop()
-        ctx = contextvars.copy_context()
-
-        def job() -> None:
-            try:
-                value, error = ctx.run(func, *args), None
-            except BaseException as err:  # pylint: disable=broad-except
-                value, error = None, err
-            try:
-                loop.call_soon_threadsafe(self._lane_done, key, lane, value, error)
-            except RuntimeError:
-                pass  # the loop is closed: the runtime is gone
-
-        pool.submit(job)
-
-    def _lane_done(self, key: Hashable, lane: deque, value: Any, error: Optional[BaseException]) -> None:
-        _, _, future = lane.popleft()
-        if not future.done():
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
-        if lane:
-            self._run_lane(key, lane)
-        else:
-            del self._lanes[key]
+        """Run `func(*args)` off the loop after earlier jobs of `key` (see `dispatch.Dispatcher`)."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            dispatcher = self._dispatcher = Dispatcher(f"agentscope-rpc-dispatch-{self.name}")
+        return dispatcher.dispatch(key, func, *args)
 
     # -- per-runtime singletons (RPC clients) ----------------------------------------
     def service(self, key: Hashable, factory: Callable[[], Any]) -> Any:
@@ -291,11 +247,32 @@ class Runtime:
             return streams[0]
 
     # -- child servers ---------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Start the fork server child servers come from, in the background (see server.fork_server)."""
+        with self._lock:
+            if self._forks is not None:
+                return
+            self._forks = concurrent.futures.Future()
+        threading.Thread(target=self._start_fork_server, name="agentscope-rpc-fork-server", daemon=True).start()
+
+    def _start_fork_server(self) -> None:
+        from .server.child import ForkServer
+
+        try:
+            self._forks.set_result(ForkServer())  # type: ignore[union-attr]
+        except Exception as err:  # pylint: disable=broad-except
+            log.warning("agentscope-rpc: no fork server (%s); child servers start as fresh interpreters", err)
+            self._forks.set_result(None)  # type: ignore[union-attr]
+
     def spawn_child(self, **settings: Any) -> Any:
         """Start a loopback agent server owned by this runtime (child-mode `to_dist`)."""
         from .server.child import spawn_child_server
 
-        child = spawn_child_server(**settings)
+        self.warm_up()
+        forks = self._forks.result()  # type: ignore[union-attr]
+        if forks is not None and not forks.alive():
+            forks = None
+        child = spawn_child_server(forks, **settings)
         with self._lock:
             self.children.append(child)
         return child
@@ -303,11 +280,14 @@ class Runtime:
     def stop_children(self) -> None:
         with self._lock:
             children, self.children = self.children, []
+            forks, self._forks = self._forks, None
         threads = [threading.Thread(target=child.stop, kwargs={"timeout": 2.0}) for child in children]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
+        if forks is not None and forks.done() and forks.result() is not None:
+            forks.result().stop()
 
     def drain(self, grace: float) -> list:
         """Wait up to `grace` seconds for outstanding calls; returns the ones still outstanding."""
@@ -342,54 +322,15 @@ class Runtime:
     def close(self) -> None:
         """Stop the loop thread this runtime started and its dispatcher."""
         self.closed = True
-        pool, self._dispatch_pool = self._dispatch_pool, None
-        if pool is not None:
-            pool.shutdown()
+        dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
+            dispatcher.close()
         loop, thread = self._loop, self._loop_thread
         if loop is not None and self._own_loop and not loop.is_closed():
             loop.call_soon_threadsafe(loop.stop)
             if thread is not None and thread is not threading.current_thread():
                 thread.join(5)
         self._loop = None
-
-
-class _DaemonPool:
-    """A few daemon threads running jobs from one queue.
-
-    Not a ThreadPoolExecutor: those refuse new work once interpreter exit
-    begins, and the exit drain still needs the dispatcher.
-    """
-
-    def __init__(self, size: int, name: str) -> None:
-        self._size = size
-        self._name = name
-        self._jobs: "queue.SimpleQueue" = queue.SimpleQueue()
-        self._threads: list = []
-        self._idle = 0
-        self._lock = threading.Lock()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
-        with self._lock:
-            if self._idle == 0 and len(self._threads) < self._size:
-                thread = threading.Thread(target=self._work, name=f"{self._name}-{len(self._threads)}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
-
-    def _work(self) -> None:
-        while True:
-            with self._lock:
-                self._idle += 1
-            job = self._jobs.get()
-            with self._lock:
-                self._idle -= 1
-            if job is None:
-                return
-            job()
-
-    def shutdown(self) -> None:
-        for _ in self._threads:
-            self._jobs.put(None)
 
 
 _default: Optional[Runtime] = None

@@ -11,7 +11,7 @@ from agentscope_rpc.message import Msg
 from agentscope_rpc.rpc import RemoteAgent
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
-from conftest import attach
+from remote_proxies import attach
 from dist_agents import Appender, BrokenInit, Failing
 
 pytestmark = pytest.mark.timeout(120)

@@ -136,11 +136,11 @@ def test_cli_start_status_stop():
         status = _cli("status", "--port", str(port), "--token", token)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["pid"] == proc.pid
-        assert _cli("status", "--port", str(port), "--token", "wrong").returncode == 1
+        assert _cli("status", "--port", str(port), "--token", "wrong").returncode == 4  # refused
         stop = _cli("stop", "--port", str(port), "--token", token)
         assert stop.returncode == 0, stop.stderr
         assert proc.wait(15) == 0
-        assert _cli("status", "--port", str(port), "--token", token, "--timeout", "2").returncode == 1
+        assert _cli("status", "--port", str(port), "--token", token, "--timeout", "2").returncode == 3  # unreachable
     finally:
         if proc.poll() is None:
             proc.kill()

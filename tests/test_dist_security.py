@@ -2,6 +2,7 @@
 import datetime
 import ipaddress
 import os
+import secrets
 import subprocess
 import sys
 
@@ -18,7 +19,7 @@ from agentscope_rpc.exception import (
     MessageTooLargeError,
 )
 from agentscope_rpc.message import Msg
-from conftest import attach
+from remote_proxies import attach
 from agentscope_rpc.rpc.codec import TOKEN_ENV
 from agentscope_rpc.server import RpcAgentServerLauncher, ServerConfig
 from dist_agents import Appender, BigProducer, Tally
@@ -50,7 +51,7 @@ def test_non_loopback_bind_needs_a_token(monkeypatch):
         ServerConfig(host="0.0.0.0").validate()
     with pytest.raises(ValueError, match="token"):
         RpcAgentServerLauncher(host="0.0.0.0", port=0)
-    ServerConfig(host="0.0.0.0", token="s3cret").validate()
+    ServerConfig(host="0.0.0.0", token=secrets.token_urlsafe(16)).validate()  # at least 128 bits
     ServerConfig(host="localhost").validate()
     done = _server_cli("--host", "0.0.0.0", "--port", "0")
     assert done.returncode != 0

@@ -126,7 +126,7 @@ class Env(ABC):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         dist = kwargs.get("to_dist")
         if dist:
-            from ..rpc.proxy import create_remote_agent  # lazy: transport layer
+            from ..rpc.to_dist import create_remote_agent  # lazy: transport layer
 
             kwargs = {k: v for k, v in kwargs.items() if k != "to_dist"}
             return create_remote_agent(cls, args, kwargs, dist)
@@ -179,7 +179,7 @@ class Env(ABC):
         The env is rebuilt there from its constructor arguments.  Without
         `port` a fresh child server process is started for it.
         """
-        from ..rpc.proxy import distribute_existing  # lazy: transport layer
+        from ..rpc.to_dist import distribute_existing  # lazy: transport layer
 
         return distribute_existing(self, host=host, port=port, **options)
 

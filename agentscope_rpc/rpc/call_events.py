@@ -1,7 +1,7 @@
 """What one call's events do in the calling process.
 
 The client session hands a call's speak/put/stop events here, in order, on
-the runtime's dispatcher lane of the called agent (`Runtime.dispatch`): the
+a dispatcher lane of the runtime (`Runtime.dispatch`, `CallEvents.lane`): the
 speak deltas become accumulated `SpeakEvent`s (`SpeakDecoder`), the
 pre_speak / post_speak hooks of the proxies standing for the speaking agent
 run on them, and they go on to the sinks captured when the call was made —
@@ -24,7 +24,7 @@ from .speak_codec import SpeakDecoder
 class CallEvents:
     """The calling side of one call (see module docstring).  Not thread-safe: one lane at a time."""
 
-    __slots__ = ("runtime", "endpoint", "placeholder", "sinks", "agent_id", "owner", "on_result", "_decoder")
+    __slots__ = ("runtime", "endpoint", "placeholder", "sinks", "agent_id", "owner", "on_result", "lane", "_decoder")
 
     def __init__(self, runtime: Any, endpoint: Any, placeholder: Any, sinks: tuple, agent_id: str, owner: Any = None,
                  on_result: Optional[Callable[[Any], Any]] = None) -> None:
@@ -35,6 +35,9 @@ class CallEvents:
         self.agent_id = agent_id
         self.owner = owner  # the proxy the call was made through
         self.on_result = on_result  # post_reply hooks
+        # the dispatcher lane: calls feeding one consumer (an app stream) are
+        # delivered in arrival order; others by agent, so a stuck hook holds up only its agent
+        self.lane = ("sinks",) + tuple(id(s) for s in sinks) if sinks else ("agent", agent_id)
         self._decoder: Optional[SpeakDecoder] = None
 
     # -- on the dispatcher lane ----------------------------------------------------------

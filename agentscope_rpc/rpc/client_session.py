@@ -7,8 +7,9 @@ split into parts) and writes them in order, so one caller's requests reach
 the server in the order it made them.  One reader task routes the server's
 events by request id and never waits on any one call:
 
-* a call's speak/put/stop events go to the runtime's dispatcher lane of the
-  called agent (`CallEvents.deliver`); each event handled there returns one
+* a call's speak/put/stop events go to the runtime's dispatcher lane of its
+  consumer (`CallEvents.lane`: the app stream it speaks into, else the called
+  agent) — `CallEvents.deliver`; each event handled there returns one
   credit to the server, which sends a call at most `WINDOW` events ahead —
   a slow consumer slows only its own call, and memory stays bounded per call;
 * a call's outcome settles its placeholder — at once on the loop when the
@@ -261,14 +262,14 @@ class ClientSession:
         if isinstance(pending, PendingCall):
             if kind in ("speak", "put", "stop"):
                 pending.lane_used = True
-                done = self.runtime.dispatch(pending.events.agent_id, pending.events.deliver, event)
+                done = self.runtime.dispatch(pending.events.lane, pending.events.deliver, event)
                 done.add_done_callback(lambda _f, rid=event.request_id: self._queue_credit(rid))
                 return
             del self.requests[event.request_id]
             if pending.timer is not None:
                 pending.timer.cancel()
             if pending.lane_used:
-                done = self.runtime.dispatch(pending.events.agent_id, pending.events.settle, event)
+                done = self.runtime.dispatch(pending.events.lane, pending.events.settle, event)
                 done.add_done_callback(lambda _f, p=pending: self._after_outcome(p))
             else:
                 pending.events.settle(event)
@@ -329,7 +330,7 @@ class ClientSession:
 
     def _fail_call(self, pending: PendingCall, error: BaseException) -> None:
         if pending.lane_used:  # after the speech already queued for it
-            self.runtime.dispatch(pending.events.agent_id, pending.events.settle, None, error)
+            self.runtime.dispatch(pending.events.lane, pending.events.settle, None, error)
         else:
             pending.events.settle(None, error)
 

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import Callable, TypeVar
 
+from .codec import FORWARDED_DUNDERS
+
 F = TypeVar("F", bound=Callable)
 ASYNC_METHODS = frozenset({"reply", "__call__"})
+
 
 
 def async_func(func: F) -> F:
@@ -37,6 +40,9 @@ def method_kinds(klass: type) -> dict[str, bool]:
         marked = getattr(attr, "__agentscope_call__", None) or getattr(getattr(attr, "__wrapped__", None),
                                                                         "__agentscope_call__", None)
         kinds[name] = marked == "async" or (marked is None and name in ASYNC_METHODS)
+    for name in FORWARDED_DUNDERS:
+        if getattr(klass, name, None) is not None and getattr(object, name, None) is None:
+            kinds[name] = False
     return kinds
 
 

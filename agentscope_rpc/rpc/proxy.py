@@ -125,6 +125,12 @@ class RemoteObject:
     def __call__(self, *args: Any, **kwargs: Any) -> AsyncResult:
         return self._call("reply", args, kwargs)
 
+    def __getitem__(self, key: Any) -> Any:
+        """`obj[key]` of the remote object (AgentScope v0: synchronous)."""
+        if "__getitem__" not in self._methods:
+            raise TypeError(f"{type(self).__name__} for {self._label()} is not subscriptable")
+        return self._method("__getitem__")(key)
+
     def _method(self, name: str) -> Callable[..., Any]:
         returns_placeholder = self._methods[name]
 
@@ -168,6 +174,9 @@ class RemoteObject:
 
     # -- travelling (an object holding a proxy to another one) ---------------------------------------
     def __reduce__(self):
+        # handed to another process: its calls travel on another session, so the
+        # object must exist before they can arrive
+        self.wait_ready()
         return (_rebuild, (type(self), self._conn.endpoint, self._agent_id, self._name, self._methods))
 
 
@@ -208,7 +217,7 @@ class RemoteAgent(HookOwner, RemoteObject):
     def _observed(self, x: Any, placeholder: AsyncResult) -> None:
         error = placeholder.exception(0)
         if error is not None:
-            log.warning("observe on %s failed: %s", self, error)
+            log.debug("observe on %s failed: %s (raised at its next use)", self, error)
             self._deferred = error
         elif has_hooks(self, "post_observe"):
             run_post_observe(self, x)

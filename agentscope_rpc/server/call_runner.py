@@ -86,14 +86,19 @@ async def run_call_async(agent: Any, call: Call, rt: Any, allow_pickle: bool = T
         args, kwargs = resolve_placeholders(call.args), resolve_placeholders(call.kwargs)
         func = getattr(agent, call.method)
 
-        async def bound() -> Any:
-            with runtime_mod.bound(rt), speech.bind_sinks(call.relay, replace=True):
-                return await func(*args, **kwargs)
+        async def bound() -> tuple:
+            # BaseExceptions are caught inside the task: asyncio re-raises a task's
+            # SystemExit / KeyboardInterrupt out of the event loop, ending the server
+            try:
+                with runtime_mod.bound(rt), speech.bind_sinks(call.relay, replace=True):
+                    value = await func(*args, **kwargs)
+                if isinstance(value, AsyncResult):
+                    value = await value
+                return _encode(value, allow_pickle)
+            except BaseException as err:  # pylint: disable=broad-except
+                return _failure(err)
 
-        value = await asyncio.get_running_loop().create_task(bound(), context=contextvars.Context())
-        if isinstance(value, AsyncResult):
-            value = await value
-        return _encode(value, allow_pickle)
+        return await asyncio.get_running_loop().create_task(bound(), context=contextvars.Context())
     except asyncio.CancelledError:
         return _failure(StreamCancelledError(f"task {call.task_id} cancelled"))
     except BaseException as err:  # pylint: disable=broad-except

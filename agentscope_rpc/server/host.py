@@ -14,7 +14,7 @@ import time
 import uuid
 from typing import Any, Callable, Optional
 
-from .. import __version__
+from .._version import __version__
 from ..exception import AgentCreationError, AgentNotFoundError, AgentServerError
 from ..rpc import codec
 from ..rpc._proto import agent_server_pb2 as pb
@@ -94,7 +94,7 @@ class AgentHost:
                 obj = klass(*args, **kwargs)
                 obj.agent_id = agent_id
                 if request.memory_json and getattr(obj, "memory", None) is not None:
-                    obj.memory.load(json.loads(request.memory_json))
+                    obj.memory.load(json.loads(request.memory_json), overwrite=True)
             except BaseException as err:  # pylint: disable=broad-except
                 raise AgentCreationError(f"{request.class_name}(...) raised {type(err).__name__}: {err}") from err
             return obj
@@ -138,7 +138,7 @@ class AgentHost:
             raise AgentServerError("the agent server is shutting down")
         actor = self.actor(request.agent_id)
         method = request.method
-        if not method or method.startswith("_"):
+        if not method or (method.startswith("_") and method not in codec.FORWARDED_DUNDERS):
             raise PermissionError(f"method {method!r} is private")
         if actor.obj is not None and not callable(getattr(actor.obj, method, None)):
             raise AttributeError(f"{type(actor.obj).__name__} has no method {method!r}")

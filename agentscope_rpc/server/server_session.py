@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 import grpc
 
-from .. import __version__
+from .._version import __version__
 from ..exception import AgentCreationError, MessageTooLargeError
 from ..rpc import codec, frames
 from ..rpc._proto import agent_server_pb2 as pb
