@@ -97,12 +97,14 @@ TARGETS.update({
 })
 
 
-def timeout_of(system: str, workload: str) -> float:
+def timeout_of(system: str, workload: str, repeats: int = 1) -> float:
     """How long one workload subprocess may run before it is killed."""
-    if workload in paper_sim_plan.BY_NAME:
+    case = paper_sim_plan.BY_NAME.get(workload)
+    if case is not None:
+        runs = min(repeats, case.repeats)
         if system == "ours":
-            return max(RUN_TIMEOUT_S, paper_sim_plan.BY_NAME[workload].n * 0.01)
-        return paper_sim_plan.PEER_DEADLINE_S + 120  # the peer script gives up by itself at the deadline
+            return runs * max(RUN_TIMEOUT_S, case.n * 0.01)
+        return runs * paper_sim_plan.PEER_DEADLINE_S + 120  # each run gives up by itself at the deadline
     return RUN_TIMEOUT_S
 
 
@@ -128,9 +130,10 @@ def run_one(system: str, workload: str, quick: bool, repeats: int, log_dir: str,
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, env=env,  # pylint: disable=consider-using-with
                                 cwd=ROOT, start_new_session=True)
         try:
-            out, _ = proc.communicate(timeout=timeout_of(system, workload))
+            out, _ = proc.communicate(timeout=timeout_of(system, workload, repeats))
         except subprocess.TimeoutExpired:
-            out = f"{MARK}{json.dumps({'error': f'killed after {timeout_of(system, workload):.0f} s'})}".encode()
+            limit = timeout_of(system, workload, repeats)
+            out = f"{MARK}{json.dumps({'error': f'killed after {limit:.0f} s'})}".encode()
         finally:
             try:  # the workload's servers (and Ray's daemons) share its session
                 os.killpg(proc.pid, signal.SIGKILL)

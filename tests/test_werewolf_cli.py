@@ -42,6 +42,20 @@ def test_bad_flags_are_one_line_and_exit_2(flags: list, message: str) -> None:
     assert "Traceback" not in done.stderr + done.stdout
 
 
+def test_servers_that_refuse_us_or_are_gone_are_one_line(server) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        gone = probe.getsockname()[1]
+    for flags, code, message in (
+        (["--hosts", f"127.0.0.1:{server.port}", "--token", "not-the-token"], 4, "AuthenticationError"),
+        (["--hosts", f"127.0.0.1:{gone}"], 3, "is not reachable"),
+    ):
+        done = run("--policy", *flags, timeout=90)
+        assert done.returncode == code, done.stderr[-2000:]
+        lines = [line for line in done.stderr.splitlines() if line.strip() and "--token on the command line" not in line]
+        assert len(lines) == 1 and message in lines[0] and "Traceback" not in done.stderr, done.stderr
+
+
 def test_transcript_quiet_colour_and_replay(tmp_path: Path) -> None:
     transcript = tmp_path / "game.jsonl"
     quiet = run("--policy", "--servers", "1", "--seed", "3", "--rounds", "2", "--quiet", "--transcript", str(transcript))
@@ -55,6 +69,20 @@ def test_transcript_quiet_colour_and_replay(tmp_path: Path) -> None:
     assert "\033[" not in replayed.stdout  # piped, never
     coloured = run("--replay", str(transcript), "--color", "always")
     assert "\033[" in coloured.stdout and ANSI.sub("", coloured.stdout) == replayed.stdout  # piped, but forced
+
+
+def test_roles_stay_hidden_unless_revealed(tmp_path: Path) -> None:
+    for flags, hidden in (([], True), (["--reveal"], False)):
+        transcript = tmp_path / f"cast{len(flags)}.jsonl"
+        done = run("--policy", "--servers", "1", "--rounds", "1", "--transcript", str(transcript), *flags)
+        assert done.returncode == 0, done.stderr[-2000:]
+        puts = [json.loads(line)["data"] for line in transcript.read_text().splitlines()
+                if json.loads(line)["event"] == "put"]
+        badges = {p["name"]: p["badge"] for p in puts[0]["players"]}
+        roles = next(p for p in puts if p.get("type") == "result")["roles"]
+        assert badges == ({n: "player" for n in roles} if hidden else roles)
+        seating = [line.split() for line in done.stdout.splitlines() if line.startswith("  ")]
+        assert {row[0]: row[1] for row in seating} == badges
 
 
 def test_the_page_replays_a_saved_game(tmp_path: Path) -> None:

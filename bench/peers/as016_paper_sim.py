@@ -154,7 +154,7 @@ def launch_server() -> RpcAgentServerLauncher:
 
 
 def paper_sim(case_name: str, launched: list, stop_all: Callable[[], None]) -> Callable:
-    """The workload function of one case; gives up (as n/a) after the plan's deadline."""
+    """The workload function of one case; a game run that misses the plan's deadline makes it n/a."""
 
     def run(n: int, repeats: int) -> tuple:
         case = plan.case_for(case_name, n)
@@ -170,11 +170,11 @@ def paper_sim(case_name: str, launched: list, stop_all: Callable[[], None]) -> C
             stop_all()
             os._exit(0)
 
-        watchdog = threading.Timer(plan.PEER_DEADLINE_S, expire)
-        watchdog.daemon = True
-        watchdog.start()
         runs = []
         for _ in range(min(repeats, case.repeats)):
+            watchdog = threading.Timer(plan.PEER_DEADLINE_S, expire)  # per game run
+            watchdog.daemon = True
+            watchdog.start()
             agents = [launch_server() for _ in range(case.agent_servers)]
             envs = [launch_server() for _ in range(case.env_servers)]
             launched.extend(agents + envs)
@@ -189,8 +189,8 @@ def paper_sim(case_name: str, launched: list, stop_all: Callable[[], None]) -> C
                 step=lambda game, r, w: game.step(r, w),
                 note=note,
             ))
+            watchdog.cancel()
             stop_all()
-        watchdog.cancel()
         return runs, (f"{case.n:,} random participants (sleep {case.sleep:g}s) on {case.agent_servers} agent "
                       f"servers, {case.groups} Group env(s) on {case.env_servers} environment server(s); the "
                       f"example's structure; default capacity (32 threads per server), max_pool_size=16384; "

@@ -14,7 +14,8 @@ moderator's narration, phase markers, the result) is one stream, shown on
 this terminal, written to `--transcript` and served by `--sse`.  You are the
 audience, not a player: you also see what only the werewolves, the seer or
 the witch are told.  Exit status: 0 game finished, 2 bad arguments,
-3 players lost (a server died), 4 other game failure.
+3 a server unreachable or players lost (a server died), 4 other failure,
+130 interrupted; each failure is one line on stderr.
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ except ImportError:  # a source checkout that was not pip-installed
 from agentscope_rpc import runtime
 from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.console import ConsolePrinter, route_logging
+from agentscope_rpc.exception import AgentScopeRpcError, AgentServerNotAliveError
 from agentscope_rpc.message import Msg
 from agentscope_rpc.server import RpcAgentServerLauncher
 from agentscope_rpc.streaming import pipeline, put_into_stream
@@ -50,6 +52,7 @@ from werewolf.prompts import DEFAULT_PROMPTS, PROMPT_SETS
 NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank"]
 TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"
 EXIT_USAGE, EXIT_LOST, EXIT_FAILED = 2, 3, 4
+CLEANUP_GRACE_S = 20.0  # Ctrl-C: how long the game's thread may take to stop its servers
 
 
 class UsageError(Exception):
@@ -243,8 +246,9 @@ def run_terminal(args: argparse.Namespace, printer: ConsolePrinter) -> int:
     result: Optional[dict] = None
     if not args.quiet and not args.hosts:
         printer.print(f"starting {args.servers} local agent server(s) ...")
+    items = werewolf_game(args)
     try:
-        for item in werewolf_game(args):
+        for item in items:
             for event in encoder.encode(item):
                 if writer:
                     writer.write(event)
@@ -269,6 +273,18 @@ def run_terminal(args: argparse.Namespace, printer: ConsolePrinter) -> int:
         _finish(writer, encoder, "error", err)
         printer.print(f"GAME FAILED: {err}", file=sys.stderr)
         return EXIT_USAGE if isinstance(err, UsageError) else EXIT_FAILED
+    except AgentScopeRpcError as err:  # e.g. a server refusing our token, or not there at all
+        _finish(writer, encoder, "error", err)
+        first = str(err).splitlines()[0] if str(err) else ""
+        printer.print(f"GAME FAILED: {type(err).__name__}: {first}", file=sys.stderr)
+        return EXIT_LOST if isinstance(err, AgentServerNotAliveError) else EXIT_FAILED
+    except KeyboardInterrupt:
+        _finish(writer, encoder, "cancelled", None)
+        items.close()  # cancels the game; its thread stops the servers
+        for thread in threading.enumerate():
+            if thread.name == "app-werewolf_game":
+                thread.join(CLEANUP_GRACE_S)
+        raise
     _finish(writer, encoder, "completed", None)
     if args.quiet and result:
         printer.print(result["title"])
