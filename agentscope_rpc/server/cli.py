@@ -120,8 +120,9 @@ def _serve(config: ServerConfig) -> int:
         for sig in (signal.SIGTERM,) if config.watch_stdin else (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, sig)  # before READY: a stop right after it is clean
         name = f" {config.server_id}" if config.server_id else ""
-        print(f"agent server{name} listening on {config.host}:{port} (pid {os.getpid()})",
-              file=sys.stderr, flush=True)
+        if config.ready_fd is None:  # a child reports to its parent on the ready pipe, quietly
+            print(f"agent server{name} listening on {config.host}:{port} (pid {os.getpid()})",
+                  file=sys.stderr, flush=True)
         if config.ready_fd is not None:
             os.write(config.ready_fd, f"READY {port}\n".encode())
             os.close(config.ready_fd)
