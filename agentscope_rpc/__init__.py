@@ -13,7 +13,7 @@ from ._init import init, print_llm_usage, register_model_wrapper_class, state_di
 from .message import Msg
 from .msghub import msghub
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 _SUBMODULES = frozenset({
     "agents", "environment", "exception", "manager", "memory", "message", "models", "parsers",

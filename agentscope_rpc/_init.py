@@ -102,6 +102,8 @@ def init(
     settings.run_dir = None if settings.disable_saving else os.path.abspath(os.path.join(save_dir, settings.run_id))
 
     runtime.default().set_printer(ConsolePrinter() if console else None)
+    if os.environ.get("AGENTSCOPE_RPC_FORK_SERVER", "1") != "0":
+        runtime.default().warm_up()  # child-mode servers then start in milliseconds (server.fork_server)
     as_logging.setup_logger(settings.run_dir if save_log and not disable_saving else None, logger_level)
     if studio_url is not None:
         log.warning("init(studio_url=%r): AgentScope Studio is not supported; ignored", studio_url)
@@ -155,7 +157,7 @@ def build_agents(agent_configs: Union[str, list, dict]) -> list:
 
 def state_dict() -> dict:
     """The run's settings, as AgentScope 0.1.6's `agentscope.state_dict()` reports them."""
-    from . import __version__
+    from ._version import __version__
     from .models import get_model_configs
 
     settings = _settings()

@@ -7,7 +7,12 @@
     ├── service(key,…)   per-runtime singletons built on demand (RPC clients)
     ├── proxies          agent id -> the live proxies whose hooks see its speech
     ├── runtime stream   where put_into_stream goes outside an app
+    ├── children         child-mode agent servers, stopped at exit
     └── fetch_identity   the TLS identity presented when fetching placeholders
+
+At interpreter exit the default runtime lets outstanding calls finish (for
+at most `EXIT_GRACE_S`, saying what it waits for), names in a warning any
+it abandons, then stops its child servers.  After Ctrl-C it stops at once.
 
 User code stays synchronous; `run_sync` / `submit` are the one bridge into
 the loop.  `current()` is the runtime of the calling context: an agent
@@ -19,16 +24,26 @@ Nothing here imports the transport: the RPC layer builds its clients through
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextlib
 import contextvars
+import logging
+import os
+import sys
 import threading
+import time
 import weakref
 from collections import deque
 from typing import Any, Awaitable, Callable, Hashable, Iterator, Optional
 
-DISPATCH_THREADS = 8  # hooks of different agents may run at once, each agent's in order
+from .dispatch import Dispatcher
+
+# At interpreter exit, calls still outstanding get this long to finish before
+# child servers stop (AGENTSCOPE_RPC_EXIT_GRACE overrides; Ctrl-C skips it).
+EXIT_GRACE_S = float(os.environ.get("AGENTSCOPE_RPC_EXIT_GRACE", "60"))
 _DEFAULT_PRINTER: Any = object()
+log = logging.getLogger(__name__)
 
 
 class Runtime:
@@ -42,11 +57,12 @@ class Runtime:
         self._loop_thread: Optional[threading.Thread] = None
         self._own_loop = False
         self._services: dict = {}
-        self._dispatch_pool: Optional[concurrent.futures.ThreadPoolExecutor] = None
-        self._lanes: dict = {}  # dispatch key -> deque of pending jobs (one lane runs at a time)
+        self._dispatcher: Optional[Dispatcher] = None
         self.proxies: dict[str, "weakref.WeakSet"] = {}
         self.fetch_identity: tuple[str, str] = ("", "")
         self.runtime_streams: deque = deque()  # see streaming.get_runtime_stream
+        self.children: list = []
+        self._forks: Optional[concurrent.futures.Future] = None  # -> the fork server (or None)
         self.closed = False
 
     def __repr__(self) -> str:
@@ -147,58 +163,11 @@ class Runtime:
 
     # -- ordered delivery ----------------------------------------------------------
     def dispatch(self, key: Hashable, func: Callable[..., Any], *args: Any) -> "asyncio.Future":
-        """Run `func(*args)` off the loop, after earlier jobs of the same `key`.
-
-        Called on the loop; returns an asyncio future of the result.  Jobs of
-        one key (one remote agent) run one at a time in submission order, so
-        its speech reaches hooks in the order spoken; different keys run on
-        different threads, so a stuck hook holds up only its own agent.
-        """
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        lane = self._lanes.get(key)
-        if lane is None:
-            lane = self._lanes[key] = deque()
-            lane.append((func, args, future))
-            self._run_lane(key, lane)
-        else:
-            lane.append((func, args, future))
-        return future
-
-    def _run_lane(self, key: Hashable, lane: deque) -> None:
-        pool = self._dispatch_pool
-        if pool is None:
-            pool = self._dispatch_pool = concurrent.futures.ThreadPoolExecutor(
-                max_workers=DISPATCH_THREADS,
-                thread_name_prefix=f"agentscope-rpc-dispatch-{self.name}",
-            )
-        func, args, future = lane[0]
-        loop = future.get_loop()
-        ctx = contextvars.copy_context()
-
-        def job() -> None:
-            try:
-                value, error = ctx.run(func, *args), None
-            except BaseException as err:  # pylint: disable=broad-except
-                value, error = None, err
-            loop.call_soon_threadsafe(self._lane_done, key, lane, value, error)
-
-        try:
-            pool.submit(job)
-        except RuntimeError as err:  # interpreter shutdown
-            self._lane_done(key, lane, None, err)
-
-    def _lane_done(self, key: Hashable, lane: deque, value: Any, error: Optional[BaseException]) -> None:
-        _, _, future = lane.popleft()
-        if not future.done():
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(value)
-        if lane:
-            self._run_lane(key, lane)
-        else:
-            del self._lanes[key]
+        """Run `func(*args)` off the loop after earlier jobs of `key` (see `dispatch.Dispatcher`)."""
+        dispatcher = self._dispatcher
+        if dispatcher is None:
+            dispatcher = self._dispatcher = Dispatcher(f"agentscope-rpc-dispatch-{self.name}")
+        return dispatcher.dispatch(key, func, *args)
 
     # -- per-runtime singletons (RPC clients) ----------------------------------------
     def service(self, key: Hashable, factory: Callable[[], Any]) -> Any:
@@ -219,6 +188,22 @@ class Runtime:
         with self._lock:
             if self._services.get(key) is value:
                 del self._services[key]
+
+    # -- connections and placeholders (built by the RPC layer, imported only when used) --
+    def connection(self, endpoint: Any) -> Any:
+        """This runtime's connection to the agent server at `endpoint` (an `rpc.codec.Endpoint`)."""
+        from .rpc.connection import connection_for
+
+        return connection_for(self, endpoint)
+
+    def placeholder_from_ref(self, ref: Any) -> Any:
+        """A placeholder that fetches the result a decoded `ResultRef` names, when first needed."""
+        from .rpc.connection import ref_placeholder
+
+        return ref_placeholder(self, ref)
+
+    def connections(self) -> list:
+        return [s for s in self.services() if type(s).__name__ == "Connection"]
 
     # -- proxies ---------------------------------------------------------------------
     def register_proxy(self, agent_id: str, proxy: Any) -> None:
@@ -261,13 +246,85 @@ class Runtime:
                 streams.append(AppStream())
             return streams[0]
 
+    # -- child servers ---------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Start the fork server child servers come from, in the background (see server.fork_server)."""
+        with self._lock:
+            if self._forks is not None:
+                return
+            self._forks = concurrent.futures.Future()
+        threading.Thread(target=self._start_fork_server, name="agentscope-rpc-fork-server", daemon=True).start()
+
+    def _start_fork_server(self) -> None:
+        from .server.child import ForkServer
+
+        try:
+            self._forks.set_result(ForkServer())  # type: ignore[union-attr]
+        except Exception as err:  # pylint: disable=broad-except
+            log.warning("agentscope-rpc: no fork server (%s); child servers start as fresh interpreters", err)
+            self._forks.set_result(None)  # type: ignore[union-attr]
+
+    def spawn_child(self, **settings: Any) -> Any:
+        """Start a loopback agent server owned by this runtime (child-mode `to_dist`)."""
+        from .server.child import spawn_child_server
+
+        self.warm_up()
+        forks = self._forks.result()  # type: ignore[union-attr]
+        if forks is not None and not forks.alive():
+            forks = None
+        child = spawn_child_server(forks, **settings)
+        with self._lock:
+            self.children.append(child)
+        return child
+
+    def stop_children(self) -> None:
+        with self._lock:
+            children, self.children = self.children, []
+            forks, self._forks = self._forks, None
+        threads = [threading.Thread(target=child.stop, kwargs={"timeout": 2.0}) for child in children]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if forks is not None and forks.done() and forks.result() is not None:
+            forks.result().stop()
+
+    def drain(self, grace: float) -> list:
+        """Wait up to `grace` seconds for outstanding calls; returns the ones still outstanding."""
+        pending = [(conn, p) for conn in self.connections() for p in conn.outstanding()]
+        if not pending:
+            return []
+        log.warning("agentscope-rpc: waiting up to %.0fs for %d outstanding call(s) to finish before exit",
+                    grace, len(pending))
+        deadline = time.monotonic() + grace
+        left = []
+        for conn, request in pending:
+            placeholder = getattr(getattr(request, "events", None), "placeholder", None) or \
+                getattr(request, "placeholder", None) or getattr(request, "ready", None)
+            try:
+                placeholder.exception(max(0.0, deadline - time.monotonic()))
+            except Exception:  # pylint: disable=broad-except
+                left.append((conn, request))
+        return left
+
+    def _at_exit(self) -> None:
+        interrupted = getattr(sys, "last_type", None) is KeyboardInterrupt
+        try:
+            if not interrupted and self._loop is not None:
+                abandoned = self.drain(EXIT_GRACE_S)
+                if abandoned:
+                    names = ", ".join(f"{getattr(r, 'request_id', '?')} on {c.endpoint.address}" for c, r in abandoned)
+                    log.warning("agentscope-rpc: exiting with %d call(s) unfinished: %s", len(abandoned), names)
+        finally:
+            self.stop_children()
+
     # -- end ---------------------------------------------------------------------------
     def close(self) -> None:
         """Stop the loop thread this runtime started and its dispatcher."""
         self.closed = True
-        pool, self._dispatch_pool = self._dispatch_pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        dispatcher, self._dispatcher = self._dispatcher, None
+        if dispatcher is not None:
+            dispatcher.close()
         loop, thread = self._loop, self._loop_thread
         if loop is not None and self._own_loop and not loop.is_closed():
             loop.call_soon_threadsafe(loop.stop)
@@ -289,6 +346,7 @@ def default() -> Runtime:
         with _default_lock:
             if _default is None:
                 _default = Runtime()
+                atexit.register(_default._at_exit)  # pylint: disable=protected-access
             runtime = _default
     return runtime
 

@@ -26,13 +26,15 @@ class SpeakEvent:
     """One chunk of a spoken message.
 
     `msg`: the message so far (same id for every chunk; built lazily when
-    `build` is given).  `delta`: the text this chunk added, or None when the
-    content was replaced (a hook rewrote it) or is not text.  `stream`: part
-    of a streamed message; `last`: its final chunk; `error`: the speak
-    generator raised (the message ends here).
+    `build` is given, from `msg_id`/`name`/`role`/`metadata` and the text).
+    `delta`: the text this chunk added, or None when the content was replaced
+    (a hook rewrote it) or is not text.  `stream`: part of a streamed message;
+    `last`: its final chunk; `error`: the speak generator raised (the message
+    ends here).
     """
 
-    __slots__ = ("_msg", "_build", "stream", "last", "seq", "agent_id", "error", "delta")
+    __slots__ = ("_msg", "_build", "stream", "last", "seq", "agent_id", "error", "delta",
+                 "_msg_id", "_name", "_role", "_metadata")
 
     def __init__(
         self,
@@ -44,6 +46,7 @@ class SpeakEvent:
         error: Optional[BaseException] = None,
         delta: Optional[str] = None,
         build: Optional[Callable[[], Msg]] = None,
+        head: Optional[tuple] = None,
     ) -> None:
         self._msg = msg
         self._build = build
@@ -53,14 +56,34 @@ class SpeakEvent:
         self.agent_id = agent_id
         self.error = error
         self.delta = delta
+        if msg is not None:
+            head = (msg.id, msg.name, msg.role, msg.metadata)
+        self._msg_id, self._name, self._role, self._metadata = head or ("", "", "assistant", None)
 
     @property
     def msg(self) -> Msg:
         msg = self._msg
         if msg is None:
             build, self._build = self._build, None
-            msg = self._msg = build() if build is not None else Msg("", "")
+            msg = self._msg = build() if build is not None else Msg(self._name, "", self._role, id=self._msg_id)
         return msg
+
+    # what a relay or printer needs without building the message
+    @property
+    def msg_id(self) -> str:
+        return self._msg_id
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def role(self) -> str:
+        return self._role
+
+    @property
+    def metadata(self) -> Any:
+        return self._metadata
 
     @property
     def ended(self) -> bool:
@@ -75,6 +98,40 @@ class SpeakEvent:
 
     def __repr__(self) -> str:
         return f"SpeakEvent(seq={self.seq}, last={self.last}, stream={self.stream}, delta={self.delta!r:.40})"
+
+
+class TextBuffer:
+    """The text of a message being streamed: appends cost O(delta), not O(length)."""
+
+    __slots__ = ("_pieces", "_joined", "_count")
+
+    def __init__(self, text: str = "") -> None:
+        self._pieces: list = [text] if text else []
+        self._joined = text  # "".join(self._pieces[:self._count])
+        self._count = len(self._pieces)
+
+    def add(self, delta: str) -> str:
+        if delta:
+            self._pieces.append(delta)
+        return delta
+
+    def set(self, new_text: str) -> Optional[str]:
+        """Replace with the whole text so far; returns the delta, or None if it was rewritten."""
+        old = self.value()
+        self._pieces, self._joined, self._count = ([new_text] if new_text else []), new_text, 1 if new_text else 0
+        return new_text[len(old):] if new_text.startswith(old) else None
+
+    def value(self) -> str:
+        if self._count != len(self._pieces):
+            self._joined = "".join(self._pieces)
+            self._pieces = [self._joined] if self._joined else []
+            self._count = len(self._pieces)
+        return self._joined
+
+    def snapshot(self) -> Callable[[], str]:
+        """A function returning the text as it is now (joined only when called)."""
+        pieces, count = self._pieces, len(self._pieces)
+        return lambda: "".join(pieces[:count])
 
 
 class Sink(Protocol):

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Optional
 
 from agentscope_rpc.exception import AgentServerNotAliveError
-from agentscope_rpc.rpc.child import wait_ready
+from agentscope_rpc.server.child import wait_ready
 from agentscope_rpc.rpc.codec import TOKEN_ENV
 from agentscope_rpc.server import ServerConfig
 

@@ -24,7 +24,7 @@ import sys
 from dataclasses import dataclass
 from typing import Optional
 
-from agentscope_rpc.rpc.child import wait_ready
+from agentscope_rpc.server.child import wait_ready
 
 SUBNET = "10.231.0"
 READY_TIMEOUT_S = 60.0

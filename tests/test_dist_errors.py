@@ -10,7 +10,8 @@ from agentscope_rpc.exception import AgentCallError, AgentCreationError, AgentNo
 from agentscope_rpc.message import Msg
 from agentscope_rpc.rpc import RemoteAgent
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
-from agentscope_rpc.rpc.client import Endpoint
+from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
+from remote_proxies import attach
 from dist_agents import Appender, BrokenInit, Failing
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,8 +41,7 @@ def test_remote_exception_carries_type_message_and_traceback(module_server):
 
 
 def test_unknown_agent_id(module_server):
-    endpoint = Endpoint(module_server.host, module_server.port, module_server.token)
-    ghost = RemoteAgent(endpoint, f"ghost_{uuid.uuid4().hex}", "ghost", [])
+    ghost = attach(module_server.options, f"ghost_{uuid.uuid4().hex}", {"reply": True}, "ghost")
     with pytest.raises(AgentNotFoundError):
         ghost(None).result(timeout=10)
     deleted = Appender("deleted", to_dist=module_server.options)
@@ -55,8 +55,11 @@ def test_unknown_class_without_code_shipping(module_server_factory):
     server = module_server_factory(code_shipping=False)
     # a class the server cannot import (its module exists nowhere on the server)
     ghost_class = type("GhostAgent", (AgentBase,), {"__module__": "no_such_module_anywhere", "reply": lambda self, x=None: x})
+    ghost = ghost_class("g", to_dist=server.options)  # the proxy comes back at once (pipelined)
     with pytest.raises(AgentCreationError, match="code shipping is off"):
-        ghost_class("g", to_dist=server.options)
+        ghost.wait_ready(timeout=30)
+    with pytest.raises(AgentCreationError, match="code shipping is off"):
+        ghost(None)  # its first use after that raises too
     _still_serves(server)  # importable classes still work without shipping
 
 
@@ -70,25 +73,37 @@ def test_shipped_class_with_code_shipping(module_server):
 
 
 def test_constructor_raising(module_server):
+    broken = BrokenInit("broken", to_dist=module_server.options)
+    call = broken(None)  # queued behind the construction: fails with it
     with pytest.raises(AgentCreationError, match="constructor exploded on purpose"):
-        BrokenInit("broken", to_dist=module_server.options)
+        call.result(timeout=30)
+    with pytest.raises(AgentCreationError, match="constructor exploded on purpose"):
+        broken.wait_ready(timeout=30)
     _still_serves(module_server)
 
 
-def _raw_call(server, request_bytes):
+def _raw_session(server, frame_bytes):
+    """Send one raw frame on a Session stream; (status error or None, frames received)."""
     channel = grpc.insecure_channel(f"{server.host}:{server.port}")
     try:
-        call = channel.unary_stream(
-            "/agentscope_rpc.AgentServer/Call",
-            request_serializer=None,
-            response_deserializer=None,
+        session = channel.stream_stream(
+            "/agentscope_rpc.AgentServer/Session", request_serializer=None, response_deserializer=None,
         )
         metadata = (("authorization", f"Bearer {server.token}"),)
-        with pytest.raises(grpc.RpcError) as info:
-            list(call(request_bytes, metadata=metadata, timeout=10))
-        return info.value
+        received = []
+        try:
+            for reply in session(iter([frame_bytes]), metadata=metadata, timeout=10):
+                received.append(pb.ServerFrame.FromString(reply))
+        except grpc.RpcError as err:
+            return err, received
+        return None, received
     finally:
         channel.close()
+
+
+def _refusals(frames):
+    return [item.event.refused for frame in frames for item in frame.items
+            if item.WhichOneof("item") == "event" and item.event.WhichOneof("event") == "refused"]
 
 
 def _garbage():
@@ -97,25 +112,39 @@ def _garbage():
 
 
 def _request_with_payload(kind, data):
-    agent_id = "whoever"
-    request = pb.CallRequest(agent_id=agent_id, method="reply", task_id=uuid.uuid4().hex, caller_id="raw")
+    request = pb.CallRequest(agent_id="whoever", method="reply", task_id=uuid.uuid4().hex)
     request.args.kind = kind
     request.args.data = data
-    return request.SerializeToString()
+    return pb.ClientFrame(items=[pb.ClientItem(call=request)]).SerializeToString()
 
 
 @pytest.mark.parametrize(
-    "request_bytes",
+    "frame_bytes",
     [
         pytest.param(_garbage(), id="random-bytes"),
         pytest.param(b"\xff" * 64, id="invalid-wire-type"),
+    ],
+)
+def test_garbage_frame_ends_the_session_with_a_clear_status(module_server, frame_bytes):
+    err, _ = _raw_session(module_server, frame_bytes)
+    assert err is not None and err.code() == grpc.StatusCode.INVALID_ARGUMENT, err
+    assert err.details()
+    _still_serves(module_server)
+
+
+@pytest.mark.parametrize(
+    "frame_bytes",
+    [
         pytest.param(_request_with_payload(pb.Payload.PICKLE, _garbage()), id="bad-pickle"),
         pytest.param(_request_with_payload(pb.Payload.JSON, b"{not json"), id="bad-json"),
         pytest.param(_request_with_payload(pb.Payload.JSON, b"[1, 2]"), id="bad-args-shape"),
     ],
 )
-def test_garbage_request_gets_a_clear_status(module_server, request_bytes):
-    err = _raw_call(module_server, request_bytes)
-    assert err.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.INTERNAL), err
-    assert err.details()
+def test_garbage_call_is_refused_with_a_clear_status(module_server, frame_bytes):
+    err, frames = _raw_session(module_server, frame_bytes)
+    assert err is None, err
+    refused = _refusals(frames)
+    assert len(refused) == 1 and refused[0].code in (
+        grpc.StatusCode.INVALID_ARGUMENT.value[0], grpc.StatusCode.NOT_FOUND.value[0]), refused
+    assert refused[0].details
     _still_serves(module_server)

@@ -17,8 +17,8 @@ from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.exception import AgentNotFoundError, AgentScopeRpcError
 from agentscope_rpc.message import Msg
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
-from agentscope_rpc.rpc.child import TOKEN_ENV
-from agentscope_rpc.rpc.client import Endpoint, RpcClient
+from agentscope_rpc import runtime
+from agentscope_rpc.rpc.codec import TOKEN_ENV, Endpoint
 from dist_agents import Appender, BigProducer, Recorder
 
 pytestmark = pytest.mark.timeout(120)
@@ -26,8 +26,8 @@ AGENT_DIR = pathlib.Path(__file__).parent / "dist_agents" / "agent_dir"
 
 
 def rpc(server, method, request=None):
-    client = RpcClient.get(Endpoint(server.host, server.port, server.token))
-    return client.run(client.unary(method, request or pb.Empty()), timeout=30)
+    connection = runtime.default().connection(Endpoint(server.host, server.port, server.token))
+    return connection.run(method, request or pb.Empty())
 
 
 def test_list_agents_memory_and_info(server):
@@ -136,11 +136,11 @@ def test_cli_start_status_stop():
         status = _cli("status", "--port", str(port), "--token", token)
         assert status.returncode == 0, status.stderr
         assert json.loads(status.stdout)["pid"] == proc.pid
-        assert _cli("status", "--port", str(port), "--token", "wrong").returncode == 1
+        assert _cli("status", "--port", str(port), "--token", "wrong").returncode == 4  # refused
         stop = _cli("stop", "--port", str(port), "--token", token)
         assert stop.returncode == 0, stop.stderr
         assert proc.wait(15) == 0
-        assert _cli("status", "--port", str(port), "--token", token, "--timeout", "2").returncode == 1
+        assert _cli("status", "--port", str(port), "--token", token, "--timeout", "2").returncode == 3  # unreachable
     finally:
         if proc.poll() is None:
             proc.kill()

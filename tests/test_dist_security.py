@@ -2,6 +2,7 @@
 import datetime
 import ipaddress
 import os
+import secrets
 import subprocess
 import sys
 
@@ -18,8 +19,8 @@ from agentscope_rpc.exception import (
     MessageTooLargeError,
 )
 from agentscope_rpc.message import Msg
-from agentscope_rpc.rpc import RemoteAgent
-from agentscope_rpc.rpc.child import TOKEN_ENV
+from remote_proxies import attach
+from agentscope_rpc.rpc.codec import TOKEN_ENV
 from agentscope_rpc.server import RpcAgentServerLauncher, ServerConfig
 from dist_agents import Appender, BigProducer, Tally
 
@@ -50,7 +51,7 @@ def test_non_loopback_bind_needs_a_token(monkeypatch):
         ServerConfig(host="0.0.0.0").validate()
     with pytest.raises(ValueError, match="token"):
         RpcAgentServerLauncher(host="0.0.0.0", port=0)
-    ServerConfig(host="0.0.0.0", token="s3cret").validate()
+    ServerConfig(host="0.0.0.0", token=secrets.token_urlsafe(16)).validate()  # at least 128 bits
     ServerConfig(host="localhost").validate()
     done = _server_cli("--host", "0.0.0.0", "--port", "0")
     assert done.returncode != 0
@@ -62,13 +63,12 @@ def test_wrong_or_missing_token_runs_nothing(module_server, bad_token):
     tally = Tally("tally", to_dist=module_server.options)
     intruder_options = dict(module_server.options, token=bad_token)
     with pytest.raises(AuthenticationError):
-        Tally("intruder", to_dist=intruder_options)
-    endpoint = tally.endpoint.__class__(module_server.host, module_server.port, bad_token)
-    intruder = RemoteAgent(endpoint, tally.agent_id, "tally", ["bump", "reply"])
+        Tally("intruder", to_dist=intruder_options).wait_ready(timeout=10)
+    intruder = attach(intruder_options, tally.agent_id, {"bump": False, "reply": True}, "tally")
     with pytest.raises(AuthenticationError):
         intruder(Msg("x", "y")).result(timeout=10)
     with pytest.raises(AuthenticationError):
-        intruder.bump().result(timeout=10)
+        intruder.bump()
     with pytest.raises(AuthenticationError):
         intruder.calls  # pylint: disable=pointless-statement
     with pytest.raises(AuthenticationError):
@@ -144,7 +144,7 @@ def test_tls(module_server_factory, pki):
     agent = Appender("tls", to_dist=dict(server.options, tls_root_cert=pki["ca"]))
     assert agent(Msg("user", "over ")).result(timeout=10).content == "over tls"
     with pytest.raises(AgentServerNotAliveError):  # a plaintext client cannot talk to it
-        Appender("plain", to_dist=server.options)
+        Appender("plain", to_dist=server.options).wait_ready(timeout=30)
     # server-to-server hand-off between TLS servers (the reference carries the CA)
     other = module_server_factory(tls_cert=pki["server"], tls_key=pki["server_key"])
     producer = Appender("first", delay=0.5, to_dist=dict(server.options, tls_root_cert=pki["ca"]))
@@ -163,7 +163,7 @@ def test_mutual_tls(module_server_factory, pki):
     agent = Appender("mtls", to_dist=with_cert)
     assert agent(Msg("user", "over ")).result(timeout=10).content == "over mtls"
     with pytest.raises(AgentServerNotAliveError):  # no client certificate: refused
-        Appender("anonymous", to_dist=dict(server.options, tls_root_cert=pki["ca"]))
+        Appender("anonymous", to_dist=dict(server.options, tls_root_cert=pki["ca"])).wait_ready(timeout=30)
 
 
 def test_mutual_tls_handoff(module_server_factory, pki):

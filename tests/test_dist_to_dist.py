@@ -43,8 +43,11 @@ def test_to_dist_to_a_port_where_nothing_listens():
     with socket.socket() as sock:  # a port that is free right now
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    proxy = Appender("nowhere", to_dist={"host": "127.0.0.1", "port": port})  # returned at once
     with pytest.raises(AgentServerNotAliveError):
-        Appender("nowhere", to_dist={"host": "127.0.0.1", "port": port})
+        proxy.wait_ready(timeout=30)
+    with pytest.raises(AgentServerNotAliveError):
+        proxy(None)
 
 
 def test_to_dist_method_keeps_settings_memory_id_and_hooks(module_server):

@@ -137,7 +137,7 @@ def test_server_survives_main_and_exiting_modules(server_factory, exiting_module
         klass = type("Sneaky", (AgentBase,), {"reply": lambda self, x=None: Msg(self.name, "ran", "assistant")})
         klass.__module__ = module
         with pytest.raises(AgentCreationError):
-            klass("sneaky", to_dist=server.options).name  # pylint: disable=expression-not-assigned
+            klass("sneaky", to_dist=server.options).wait_ready(timeout=30)  # creation is pipelined
     agent = Appender("after", to_dist=server.options)  # the server still serves
     assert agent(Msg("user", "still ", "user")).content == "still after"
     assert server.process.poll() is None

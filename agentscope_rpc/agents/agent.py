@@ -16,7 +16,6 @@ from typing import Any, Callable, Iterable, Optional, Union
 from .. import runtime, speech
 from ..message import Msg
 from ..memory import TemporaryMemory
-from ._text import StreamText
 from ._wrapping import InitSettings, hooked, recording_init, speak_hooks
 from .hooks import (
     HOOK_TYPES,
@@ -53,7 +52,7 @@ class AgentBase(HookOwner):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         dist = kwargs.get("to_dist")
         if dist:
-            from ..rpc.proxy import create_remote_agent  # lazy: transport layer
+            from ..rpc.to_dist import create_remote_agent  # lazy: transport layer
 
             kwargs = {k: v for k, v in kwargs.items() if k != "to_dist"}
             return create_remote_agent(cls, args, kwargs, dist)
@@ -193,7 +192,7 @@ class AgentBase(HookOwner):
         delta; the accumulated message is joined only if someone reads it.
         """
         msg_id = uuid.uuid4().hex
-        text = StreamText()
+        text = speech.TextBuffer()
         seq = 0
         ended = False
         try:
@@ -228,13 +227,14 @@ class AgentBase(HookOwner):
             if close is not None:
                 close()
 
-    def _chunk(self, msg_id: str, text: "StreamText", stream: bool, last: bool, seq: int,
+    def _chunk(self, msg_id: str, text: speech.TextBuffer, stream: bool, last: bool, seq: int,
                delta: Optional[str]) -> speech.SpeakEvent:
         snapshot = text.snapshot()
         name = self.name
         return speech.SpeakEvent(
             None, stream, last, seq, self.agent_id, delta=delta,
             build=lambda: Msg(name, snapshot(), "assistant", id=msg_id),
+            head=(msg_id, name, "assistant", None),
         )
 
     # -- hook registration (class level; this class and its subclasses) ---
@@ -268,7 +268,7 @@ class AgentBase(HookOwner):
 
         Without `port` a fresh child server process is started for it.
         """
-        from ..rpc.proxy import distribute_existing  # lazy: transport layer
+        from ..rpc.to_dist import distribute_existing  # lazy: transport layer
 
         return distribute_existing(self, host=host, port=port, **options)
 

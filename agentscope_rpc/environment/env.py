@@ -94,24 +94,6 @@ class EventListener(ABC):
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def _transport(name: str) -> Callable:
-    """`create_remote_agent` / `distribute_existing` of the rpc layer, imported only when used.
-
-    They move from `rpc.proxy` to `rpc.to_dist` with issue 12's core; the
-    old place is the fallback until that core is on main.
-    """
-    import importlib
-
-    new_place = f"{__package__.rpartition('.')[0]}.rpc.to_dist"
-    try:
-        module = importlib.import_module(new_place)
-    except ModuleNotFoundError as err:
-        if err.name != new_place:
-            raise
-        module = importlib.import_module("..rpc.proxy", __package__)
-    return getattr(module, name)
-
-
 def _recording_init(init: Callable) -> Callable:
     """Accept `to_dist=` and keep the outermost constructor's arguments."""
 
@@ -144,7 +126,8 @@ class Env(ABC):
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         dist = kwargs.get("to_dist")
         if dist:
-            create_remote_agent = _transport("create_remote_agent")
+            from ..rpc.to_dist import create_remote_agent  # lazy: transport layer
+
             kwargs = {k: v for k, v in kwargs.items() if k != "to_dist"}
             return create_remote_agent(cls, args, kwargs, dist)
         return super().__new__(cls)
@@ -196,7 +179,9 @@ class Env(ABC):
         The env is rebuilt there from its constructor arguments.  Without
         `port` a fresh child server process is started for it.
         """
-        return _transport("distribute_existing")(self, host=host, port=port, **options)
+        from ..rpc.to_dist import distribute_existing  # lazy: transport layer
+
+        return distribute_existing(self, host=host, port=port, **options)
 
 
 class BasicEnv(Env):

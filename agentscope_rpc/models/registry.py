@@ -49,6 +49,8 @@ class ModelRegistry:
         self.configs: dict[str, dict] = {}
         self.builtin_configs: dict[str, dict] = {DEFAULT_MODEL_CONFIG_NAME: DEFAULT_MODEL_CONFIG}
         self.model_types: dict[str, type] = {}
+        self.version = 0  # bumped on every change of `configs`
+        self.shipped: tuple = (-1, "")  # (version, JSON of the user configs), what creations ship
 
 
 _DEFAULT = ModelRegistry()
@@ -142,6 +144,7 @@ def read_model_configs(
         types = sorted(_DEFAULT.model_types)
         _DEFAULT.configs.clear()
         _DEFAULT.configs.update(known)
+        _DEFAULT.version += 1
     for model_type in unknown:
         names = [c["config_name"] for c in incoming if c["model_type"] == model_type]
         log.warning(
@@ -154,6 +157,17 @@ def clear_model_configs() -> None:
     """Forget every user config (built-in defaults stay available)."""
     with _DEFAULT.lock:
         _DEFAULT.configs.clear()
+        _DEFAULT.version += 1
+
+
+def model_configs_json() -> str:
+    """The user configs as one JSON text, computed once per change (what agent creations ship)."""
+    with _DEFAULT.lock:
+        version, text = _DEFAULT.shipped
+        if version != _DEFAULT.version:
+            text = json.dumps(list(_DEFAULT.configs.values()), sort_keys=True)
+            _DEFAULT.shipped = (_DEFAULT.version, text)
+        return text
 
 
 def get_model_configs() -> list[dict]:
@@ -205,6 +219,7 @@ __all__ = [
     "load_config_source",
     "clear_model_configs",
     "get_model_configs",
+    "model_configs_json",
     "get_model_config",
     "load_model_by_config_name",
 ]

@@ -1,5 +1,23 @@
-"""Transport: wire codec, gRPC client, placeholders and agent proxies."""
-from .placeholder import AsyncResult
-from .proxy import RemoteAgent
+"""The transport's public face: placeholders, proxies, v0 decorators and clients.
 
-__all__ = ["AsyncResult", "RemoteAgent"]
+    from agentscope_rpc.rpc import AsyncResult, RpcClient, DistConf, async_func, sync_func
+"""
+from .client import RpcClient
+from .decorators import async_func, sync_func
+from .placeholder import AsyncResult
+from .proxy import RemoteAgent, RemoteObject
+from .retry_strategy import RetryBase, RetryExponential, RetryFixedTimes
+from .to_dist import DistConf
+
+__all__ = [
+    "AsyncResult",
+    "RemoteAgent",
+    "RemoteObject",
+    "RpcClient",
+    "DistConf",
+    "async_func",
+    "sync_func",
+    "RetryBase",
+    "RetryFixedTimes",
+    "RetryExponential",
+]

@@ -1,18 +1,25 @@
-"""Wire values: payload encoding and the one status <-> exception mapping.
+"""Wire values: payloads, endpoints, placeholder references, capabilities and
+the one mapping between errors and gRPC status codes.
 
 A payload is JSON when the value is made only of JSON types, `Msg`s and
-placeholders (which travel as references); anything else is cloudpickled.
-Pickled payloads are decoded only by a server that has already checked the
-caller's token (see `server.auth`).
+placeholders (an unresolved one travels as a `ResultRef`); anything else is
+cloudpickled.  A server decodes a pickled payload only for a caller that
+holds its token, and never when code shipping is off (`allow_pickle`).
+
+A `ResultRef` names a result on its producing server and carries a
+*capability*: an HMAC of the task id under a key derived from that server's
+token.  It authorises fetching that one result and nothing else, so a
+server handed a placeholder never learns the producer's token.
 """
 from __future__ import annotations
 
-import contextlib
-import contextvars
+import hashlib
+import hmac
 import json
+import threading
 import traceback
-from dataclasses import asdict, dataclass
-from typing import Any, Iterator, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Optional
 
 import cloudpickle
 import grpc
@@ -22,6 +29,9 @@ from ..message import Msg
 from ._proto import agent_server_pb2 as pb
 
 TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"  # where servers and clients read the auth token from by default
+CAPABILITY_METADATA = "x-agentscope-capability"  # "<task id>:<capability>" on a token-less fetch session
+MAX_TASK_ID = 64
+FORWARDED_DUNDERS = ("__getitem__",)  # special methods a proxy may call (public methods aside)
 
 JSON = pb.Payload.JSON
 PICKLE = pb.Payload.PICKLE
@@ -29,16 +39,60 @@ NONE = pb.Payload.NONE
 
 
 @dataclass(frozen=True)
-class ResultRef:
-    """Where a call's result lives: enough for any server to fetch it."""
+class Endpoint:
+    """How to reach one agent server."""
 
     host: str
     port: int
-    task_id: str
     token: str = ""
-    root_cert: str = ""  # PEM of the producing server's CA, when it uses TLS
+    root_cert: str = ""  # PEM; set to use TLS
+    client_cert: str = ""  # PEM; with client_key, mutual TLS
+    client_key: str = ""
+    server_name: str = ""  # TLS name to verify, when it differs from host
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"Endpoint({self.address}{', tls' if self.root_cert else ''})"
 
 
+@dataclass(frozen=True, slots=True)
+class ResultRef:
+    """Where a call's result lives, and the capability to fetch only it."""
+
+    endpoint: Endpoint  # without token or client identity
+    task_id: str
+    capability: str = ""
+
+
+# -- capabilities ------------------------------------------------------------------
+def capability_key(token: str) -> bytes:
+    """The key capabilities of a server with this token are made with."""
+    return hmac.new(token.encode(), b"agentscope-rpc/result-capability", hashlib.sha256).digest()
+
+
+def capability(key: Optional[bytes], task_id: str) -> str:
+    """The capability that authorises fetching `task_id` (empty without a key)."""
+    if not key:
+        return ""
+    return hmac.new(key, task_id.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def capability_ok(key: Optional[bytes], task_id: str, given: str) -> bool:
+    """Constant-time check of a capability; always true for a server without a token."""
+    if not key:
+        return True
+    return hmac.compare_digest(capability(key, task_id), given)
+
+
+def make_ref(endpoint: Endpoint, task_id: str, key: Optional[bytes]) -> ResultRef:
+    public = replace(endpoint, token="", client_cert="", client_key="")
+    return ResultRef(public, task_id, capability(key, task_id))
+
+
+# -- payloads ----------------------------------------------------------------------
 class _NotJson(Exception):
     pass
 
@@ -49,13 +103,16 @@ def _jsonable(obj: Any) -> Any:
         return obj
     if isinstance(obj, Msg):
         data = obj.to_dict()
+        data["__type"] = "Msg"
         data["content"] = _jsonable(obj.content)
         data["metadata"] = _jsonable(obj.metadata)
         data["url"] = _jsonable(obj.url)
         return data
-    if isinstance(obj, list):
+    if type(obj) is list:
         return [_jsonable(v) for v in obj]
-    if isinstance(obj, dict):
+    if type(obj) is tuple:
+        return {"__type": "tuple", "v": [_jsonable(v) for v in obj]}
+    if type(obj) is dict:
         if "__type" in obj:
             raise _NotJson  # would be mistaken for a tagged value
         out = {}
@@ -64,39 +121,63 @@ def _jsonable(obj: Any) -> Any:
                 raise _NotJson
             out[key] = _jsonable(value)
         return out
-    ref = getattr(obj, "__agentscope_ref__", None)
-    if ref is not None:
-        value = ref()
+    as_ref = getattr(obj, "__agentscope_ref__", None)
+    if as_ref is not None:
+        value = as_ref()
         if isinstance(value, ResultRef):
-            return {"__type": "Ref", **asdict(value)}
+            ep = value.endpoint
+            return {
+                "__type": "Ref",
+                "host": ep.host,
+                "port": ep.port,
+                "root_cert": ep.root_cert,
+                "server_name": ep.server_name,
+                "task_id": value.task_id,
+                "capability": value.capability,
+            }
         return _jsonable(value)
     raise _NotJson
 
 
+_refs_hook = threading.local()  # the `refs` of the decode running on this thread
+
+
 def _object_hook(data: dict) -> Any:
     kind = data.get("__type")
+    if kind is None:
+        return data
     if kind == "Msg":
         return Msg.from_dict(data)
+    if kind == "tuple":
+        return tuple(data["v"])
     if kind == "Ref":
-        fields = {k: v for k, v in data.items() if k != "__type"}
-        return _ref_decoder(ResultRef(**fields))
+        ref = ResultRef(
+            Endpoint(str(data["host"]), int(data["port"]), root_cert=data.get("root_cert") or "",
+                     server_name=data.get("server_name") or ""),
+            str(data["task_id"]),
+            str(data.get("capability") or ""),
+        )
+        refs = getattr(_refs_hook, "refs", None)
+        return refs(ref) if refs is not None else ref
     return data
 
 
-def _default_ref_decoder(ref: ResultRef) -> Any:
-    return ref
+_DECODER = json.JSONDecoder(object_hook=_object_hook)  # one decoder: building one costs more than a small call
 
 
-_ref_decoder = _default_ref_decoder
-
-
-def set_ref_decoder(func: Any) -> None:
-    """Placeholders register how a decoded `ResultRef` becomes an object."""
-    global _ref_decoder  # pylint: disable=global-statement
-    _ref_decoder = func
+def _loads(text: str, refs: Optional[Callable[[ResultRef], Any]]) -> Any:
+    if refs is None:
+        return _DECODER.decode(text)
+    previous = getattr(_refs_hook, "refs", None)
+    _refs_hook.refs = refs
+    try:
+        return _DECODER.decode(text)
+    finally:
+        _refs_hook.refs = previous
 
 
 def encode(value: Any, allow_pickle: bool = True) -> pb.Payload:
+    """A payload for `value`: JSON when it can be, else cloudpickle."""
     if value is None:
         return pb.Payload(kind=NONE)
     try:
@@ -105,43 +186,59 @@ def encode(value: Any, allow_pickle: bool = True) -> pb.Payload:
     except _NotJson:
         pass
     if not allow_pickle:
-        raise TypeError(f"{type(value).__name__} cannot travel as JSON")
+        raise TypeError(f"a {type(value).__name__} cannot travel as JSON (code shipping is off)")
     return pb.Payload(kind=PICKLE, data=cloudpickle.dumps(value))
 
 
-def decode(payload: pb.Payload, allow_pickle: bool = True) -> Any:
+def decode(payload: pb.Payload, refs: Optional[Callable[[ResultRef], Any]] = None, allow_pickle: bool = True) -> Any:
+    """The value of a payload; `refs` turns each decoded `ResultRef` into an object."""
     if payload.kind == NONE:
         return None
     if payload.kind == JSON:
-        return json.loads(payload.data.decode(), object_hook=_object_hook)
+        return _loads(payload.data.decode(), refs)
     if payload.kind == PICKLE:
         if not allow_pickle:
-            raise exc.AgentServerError("pickled payloads are not accepted here")
+            raise PermissionError("pickled payloads are not accepted by this server (code shipping is off)")
         return cloudpickle.loads(payload.data)
-    raise exc.AgentServerError(f"unknown payload kind {payload.kind}")
+    raise ValueError(f"unknown payload kind {payload.kind}")
 
 
-def encode_args(args: tuple, kwargs: dict) -> pb.Payload:
-    return encode({"a": list(args), "k": dict(kwargs)})
+def dumps(value: Any) -> str:
+    """JSON text of a value made of JSON types, tuples and `Msg`s (TypeError otherwise)."""
+    try:
+        return json.dumps(_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    except _NotJson:
+        raise TypeError(f"{type(value).__name__} value is not JSON") from None
 
 
-def decode_args(payload: pb.Payload) -> tuple[tuple, dict]:
-    data = decode(payload)
+def loads(text: str, refs: Optional[Callable[[ResultRef], Any]] = None) -> Any:
+    """The value of `dumps` text."""
+    return _loads(text, refs)
+
+
+def encode_args(args: tuple, kwargs: dict, allow_pickle: bool = True) -> pb.Payload:
+    return encode({"a": list(args), "k": dict(kwargs)}, allow_pickle)
+
+
+def decode_args(payload: pb.Payload, refs: Optional[Callable[[ResultRef], Any]] = None,
+                allow_pickle: bool = True) -> tuple[tuple, dict]:
+    data = decode(payload, refs, allow_pickle)
     if data is None:
         return (), {}
-    if not isinstance(data, dict) or "a" not in data or "k" not in data:
-        raise exc.AgentServerError("malformed call arguments")
+    if not isinstance(data, dict) or not isinstance(data.get("a"), (list, tuple)) or not isinstance(data.get("k"), dict):
+        raise ValueError("malformed call arguments")
     return tuple(data["a"]), dict(data["k"])
 
 
-# -- remote errors -----------------------------------------------------------
+def digest(data: bytes) -> str:
+    """The content address of a Define'd blob."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# -- remote errors -------------------------------------------------------------------
 def error_to_pb(error: BaseException) -> pb.RemoteError:
     if isinstance(error, exc.AgentCallError):  # nested: keep the original
-        return pb.RemoteError(
-            type=error.remote_type,
-            message=error.remote_message,
-            traceback=error.remote_traceback,
-        )
+        return pb.RemoteError(type=error.remote_type, message=error.remote_message, traceback=error.remote_traceback)
     return pb.RemoteError(
         type=type(error).__name__,
         message=str(error),
@@ -153,7 +250,7 @@ def error_from_pb(error: pb.RemoteError, agent_id: Optional[str] = None) -> exc.
     return exc.AgentCallError(error.type, error.message, error.traceback, agent_id)
 
 
-# -- gRPC status <-> exception: the one mapping ------------------------------
+# -- gRPC status <-> exception: the one mapping ------------------------------------------
 _STATUS_TO_ERROR = {
     grpc.StatusCode.UNAUTHENTICATED: exc.AuthenticationError,
     grpc.StatusCode.NOT_FOUND: exc.AgentNotFoundError,
@@ -163,66 +260,50 @@ _STATUS_TO_ERROR = {
     grpc.StatusCode.DEADLINE_EXCEEDED: exc.StreamTimeoutError,
     grpc.StatusCode.DATA_LOSS: exc.ResultExpiredError,
 }
-
-_ERROR_TO_STATUS = {
-    exc.AuthenticationError: grpc.StatusCode.UNAUTHENTICATED,
-    exc.AgentNotFoundError: grpc.StatusCode.NOT_FOUND,
-    exc.MessageTooLargeError: grpc.StatusCode.RESOURCE_EXHAUSTED,
-    exc.AgentCreationError: grpc.StatusCode.FAILED_PRECONDITION,
-    exc.ResultExpiredError: grpc.StatusCode.DATA_LOSS,
-}
+_ERROR_TO_STATUS = [  # most specific first
+    (exc.AuthenticationError, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionError, grpc.StatusCode.PERMISSION_DENIED),
+    (exc.AgentNotFoundError, grpc.StatusCode.NOT_FOUND),
+    (exc.MessageTooLargeError, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (exc.AgentCreationError, grpc.StatusCode.FAILED_PRECONDITION),
+    (exc.ResultExpiredError, grpc.StatusCode.DATA_LOSS),
+    (FileExistsError, grpc.StatusCode.ALREADY_EXISTS),  # a request id already used
+    (exc.StreamCancelledError, grpc.StatusCode.CANCELLED),
+    (exc.StreamTimeoutError, grpc.StatusCode.DEADLINE_EXCEEDED),
+]
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def status_for(error: BaseException) -> grpc.StatusCode:
-    for klass in type(error).__mro__:
-        if klass in _ERROR_TO_STATUS:
-            return _ERROR_TO_STATUS[klass]
+    """The status a server answers a refused request with (INVALID_ARGUMENT by default)."""
+    for klass, code in _ERROR_TO_STATUS:
+        if isinstance(error, klass):
+            return code
     return grpc.StatusCode.INVALID_ARGUMENT
 
 
-def error_from_rpc(err: grpc.RpcError, host: str = "", port: int = 0) -> Exception:
-    """Turn a failed RPC into the exception our API promises."""
-    code = err.code() if hasattr(err, "code") else None
-    details = (err.details() if hasattr(err, "details") else None) or str(err)
-    return error_from_status(code, details, host, port)
+def refusal(error: BaseException) -> pb.Refused:
+    return pb.Refused(code=status_for(error).value[0], details=f"{type(error).__name__}: {error}")
 
 
-def error_from_status(code: Optional[grpc.StatusCode], details: str, host: str = "", port: int = 0) -> Exception:
-    """The exception for a call that ended with gRPC status `code`."""
+def error_for_status(code: Any, details: str, endpoint: Optional[Endpoint] = None) -> Exception:
+    """The exception a request that ended with gRPC status `code` raises (int or StatusCode)."""
+    if isinstance(code, int):
+        code = _CODES.get(code, grpc.StatusCode.UNKNOWN)
+    host, port = (endpoint.host, endpoint.port) if endpoint is not None else ("", 0)
     where = f"{host}:{port}"
     # A server never answers INTERNAL itself; gRPC's core reports a connection
     # that broke mid-call that way ("RST_STREAM", "Internal error from Core").
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
-        return exc.AgentServerNotAliveError(
-            f"agent server {where} is not reachable: {details}",
-            host,
-            port,
-        )
+        return exc.AgentServerNotAliveError(f"agent server {where} is not reachable: {details}", host, port)
     klass = _STATUS_TO_ERROR.get(code, exc.AgentServerError)
     if klass is exc.MessageTooLargeError:
         return klass(f"message too large for {where}: {details}")
     return klass(f"{where}: {details}")
 
 
-# -- collecting placeholders decoded from a payload ---------------------------
-_collected: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar(
-    "agentscope_rpc_decoded_refs",
-    default=None,
-)
-
-
-@contextlib.contextmanager
-def collect_refs() -> Iterator[list]:
-    """Within the block, placeholders built from refs are appended to a list."""
-    bucket: list = []
-    token = _collected.set(bucket)
-    try:
-        yield bucket
-    finally:
-        _collected.reset(token)
-
-
-def note_ref(obj: Any) -> None:
-    bucket = _collected.get()
-    if bucket is not None:
-        bucket.append(obj)
+def error_from_rpc(err: grpc.RpcError, endpoint: Optional[Endpoint] = None) -> Exception:
+    """Turn a failed RPC into the exception our API promises."""
+    code = err.code() if hasattr(err, "code") else None
+    details = (err.details() if hasattr(err, "details") else None) or str(err)
+    return error_for_status(code, details, endpoint)

@@ -1,290 +1,239 @@
-"""`RemoteAgent`: the proxy that stands for an agent living in a server.
+"""Proxies: what stands in the caller's process for an object living in a server.
 
-Calling it (or `reply`) returns an `AsyncResult` at once; `observe` returns
-at once too (it queues behind earlier calls, per-caller FIFO).  Public
-methods of the agent class are forwarded the same way; public attributes
-are read remotely; private ones are refused.  Hooks registered on the proxy
-run here, in the orchestrator, on the remote agent's streamed speech.
+`RemoteObject` only delegates: a method call becomes a call on the
+connection (a placeholder at once for `reply`/`__call__`/`@async_func`
+methods, the value for the others — see `decorators`), a public attribute
+is read remotely, a private one is refused.  `RemoteAgent` adds the hooks
+registered on it, which run here, in the caller, on the remote agent's
+replies and on its streamed speech.
+
+A proxy is usable as soon as it exists: its creation travels on the session
+ahead of its first call.  If the creation failed, the first use after that
+is known raises `AgentCreationError` (so does `wait_ready()`).
 """
 from __future__ import annotations
 
 import functools
 import json
 import logging
-import os
-import sys
-import uuid
-import weakref
 from typing import Any, Callable, Optional
 
-import cloudpickle
-
 from .. import speech
-from ..agents.hooks import (HookOwner, HookRegistry, has_hooks, notify_reply_listeners, run_post_observe, run_post_reply,
-                           run_pre_observe, run_pre_reply)
-from ..exception import AgentCallError, AgentServerError
+from ..agents.hooks import (
+    HookOwner,
+    HookRegistry,
+    has_hooks,
+    notify_reply_listeners,
+    run_post_observe,
+    run_post_reply,
+    run_pre_observe,
+    run_pre_reply,
+)
+from ..exception import AgentCallError, AgentCreationError, AgentScopeRpcError, AgentServerError, AgentServerNotAliveError
+from ..message import Msg
 from . import codec
 from ._proto import agent_server_pb2 as pb
-from .child import ChildServer, session_token, spawn_server
-from .codec import TOKEN_ENV
-from .client import Endpoint, RpcClient
 from .placeholder import AsyncResult
-from .relay import register_proxy
 
 log = logging.getLogger(__name__)
 
-# AgentScope v0 to_dist options that have no meaning here; accepted, ignored
-_V0_IGNORED = {"max_pool_size", "max_expire_time", "max_timeout_seconds", "local_mode", "retry_strategy", "lazy_launch"}
-_KNOWN = {"host", "port", "token", "tls_root_cert", "tls_client_cert", "tls_client_key", "tls_server_name"}
 
+class RemoteObject:
+    """Proxy of an object hosted by an agent server (see module docstring)."""
 
-def _pem(value: Optional[str]) -> str:
-    """A PEM given inline or as a path."""
-    if not value:
-        return ""
-    if "-----BEGIN" in value:
-        return value
-    with open(value, encoding="utf-8") as fh:
-        return fh.read()
-
-
-def resolve_endpoint(options: Any) -> tuple[Endpoint, Optional[ChildServer]]:
-    """Where an agent goes: a fresh child server, a running one, or a fleet's pick.
-
-    `options` is True (child mode), a dict of to_dist options, or a placement
-    (any object with `place() -> dict`, e.g. a server fleet), asked once per agent.
-    """
-    if hasattr(options, "place"):
-        options = options.place()
-    elif isinstance(options, dict) and hasattr(options.get("host"), "place"):
-        options = {**options.get("host").place(), **{k: v for k, v in options.items() if k not in ("host", "port") and v is not None}}
-    opts = {} if options is True else dict(options or {})  # never mutate the caller's dict
-    unknown = set(opts) - _KNOWN - _V0_IGNORED
-    if unknown:
-        raise TypeError(f"unknown to_dist option(s): {', '.join(sorted(unknown))}")
-    if opts.get("port") is None:
-        token = session_token()
-        child = spawn_server(["--host", "127.0.0.1", "--port", "0"], token)
-        return Endpoint("127.0.0.1", child.port, token), child
-    token = opts.get("token") or os.environ.get(TOKEN_ENV, "")
-    endpoint = Endpoint(
-        host=opts.get("host") or "localhost",
-        port=int(opts["port"]),
-        token=token,
-        root_cert=_pem(opts.get("tls_root_cert")),
-        client_cert=_pem(opts.get("tls_client_cert")),
-        client_key=_pem(opts.get("tls_client_key")),
-        server_name=opts.get("tls_server_name") or "",
-    )
-    return endpoint, None
-
-
-def _installed(module_name: str) -> bool:
-    if module_name.split(".")[0] == "agentscope_rpc":
-        return True
-    module = sys.modules.get(module_name)
-    path = getattr(module, "__file__", None) or ""
-    return "site-packages" in path or "dist-packages" in path
-
-
-_BLOBS: "weakref.WeakKeyDictionary[type, bytes]" = weakref.WeakKeyDictionary()
-
-
-def _class_blob(klass: type) -> bytes:
-    """The class itself, by value, unless the server can import it (cached)."""
-    blob = _BLOBS.get(klass)
-    if blob is None:
-        blob = _BLOBS[klass] = _pickle_class(klass)
-    return blob
-
-
-def _pickle_class(klass: type) -> bytes:
-    if _installed(klass.__module__):
-        return b""
-    module = sys.modules.get(klass.__module__)
-    by_value = module is not None and klass.__module__ != "__main__"
-    if by_value:
-        cloudpickle.register_pickle_by_value(module)
-    try:
-        return cloudpickle.dumps(klass)
-    finally:
-        if by_value:
-            cloudpickle.unregister_pickle_by_value(module)
-
-
-def create_remote_agent(
-    klass: type,
-    args: tuple,
-    kwargs: dict,
-    options: Any,
-    agent_id: Optional[str] = None,
-    memory: Optional[list] = None,
-) -> "RemoteAgent":
-    """Build `klass(*args, **kwargs)` on a server; return its proxy."""
-    from ..models import get_model_configs
-
-    endpoint, child = resolve_endpoint(options)
-    client = RpcClient.get(endpoint)
-    request = pb.CreateAgentRequest(
-        agent_id=agent_id or f"{klass.__name__}_{uuid.uuid4().hex}",
-        class_name=klass.__qualname__,
-        module=klass.__module__,
-        class_blob=_class_blob(klass),
-        init_args=codec.encode_args(args, kwargs),
-        model_configs=json.dumps(get_model_configs()),
-        memory=json.dumps(memory) if memory else "",
-    )
-    reply = client.create_agent(request)
-    return RemoteAgent(endpoint, reply.agent_id, reply.name, list(reply.methods), klass, child)
-
-
-def distribute_existing(agent: Any, host: str = "localhost", port: Optional[int] = None, **options: Any) -> "RemoteAgent":
-    """`agent.to_dist()`: rebuild the agent (settings + memory) on a server."""
-    args, kwargs = agent.__dict__.get("_init_settings", ((), {}))
-    memory = agent.memory.export() if getattr(agent, "memory", None) is not None else None
-    proxy = create_remote_agent(
-        type(agent),
-        args,
-        kwargs,
-        {"host": host, "port": port, **options},
-        agent_id=agent.agent_id,
-        memory=memory,
-    )
-    proxy._object_hooks = agent._object_hooks  # hooks stay here, on the proxy
-    return proxy
-
-
-class RemoteAgent(HookOwner):
-    """Proxy of an agent hosted by an agent server (see module docstring)."""
-
-    def __init__(
-        self,
-        endpoint: Endpoint,
-        agent_id: str,
-        name: str,
-        methods: list,
-        agent_class: Optional[type] = None,
-        child: Optional[ChildServer] = None,
-    ) -> None:
-        self._endpoint = endpoint
-        self._client = RpcClient.get(endpoint)
+    def __init__(self, connection: Any, agent_id: str, methods: dict, ready: AsyncResult,
+                 name: Optional[str] = None, agent_class: Optional[type] = None, child: Any = None) -> None:
+        self._conn = connection
         self._agent_id = agent_id
-        self.name = name
-        self._methods = frozenset(methods)
+        self._methods = methods  # public method name -> returns a placeholder
+        self._ready = ready  # settles with (Created, server instance id) or the creation's error
+        self._name = name
         self._agent_class = agent_class
         self._child = child
-        self._object_hooks = HookRegistry()
-        self._deferred: Optional[BaseException] = None
-        register_proxy(agent_id, self)
+        self._deferred: Optional[BaseException] = None  # an observe that failed: raised on next use
+        connection.runtime.register_proxy(agent_id, self)
 
-    # -- identity ------------------------------------------------------------------------
+    # -- identity -------------------------------------------------------------------------
     @property
     def agent_id(self) -> str:
         return self._agent_id
 
     @property
-    def endpoint(self) -> Endpoint:
-        return self._endpoint
+    def endpoint(self) -> codec.Endpoint:
+        return self._conn.endpoint
 
     @property
-    def _hook_mro(self) -> tuple:
-        return self._agent_class.__mro__ if self._agent_class is not None else ()
+    def client(self) -> Any:
+        """An `RpcClient` for this object's server (AgentScope v0)."""
+        from .client import RpcClient
+
+        return RpcClient.for_connection(self._conn)
+
+    @property
+    def name(self) -> str:
+        if self._name is None:
+            self._name = self.wait_ready()._ready.result()[0].name
+        return self._name
+
+    @name.setter
+    def name(self, value: str) -> None:
+        self._name = value
 
     def __repr__(self) -> str:
-        return f"RemoteAgent(name={self.name!r}, agent_id={self._agent_id!r}, at={self._endpoint.address})"
+        return f"{type(self).__name__}(name={self._name!r}, agent_id={self._agent_id!r}, at={self.endpoint.address})"
 
-    # -- calls -----------------------------------------------------------------------------
-    def __call__(self, *args: Any, **kwargs: Any) -> AsyncResult:
-        return self._invoke("reply", args, kwargs)
+    # -- readiness ----------------------------------------------------------------------------
+    def wait_ready(self, timeout: Optional[float] = None) -> "RemoteObject":
+        """Wait until the server has built the object; raises AgentCreationError if it could not."""
+        try:
+            self._ready.result(timeout)
+        except AgentScopeRpcError:  # creation refused, server unreachable, wrong token, timeout
+            raise
+        except Exception as err:  # pylint: disable=broad-except
+            raise AgentCreationError(f"creating {self._agent_id} failed: {err}") from err
+        return self
 
-    def reply(self, *args: Any, **kwargs: Any) -> AsyncResult:
-        return self._invoke("reply", args, kwargs)
-
-    def observe(self, x: Any) -> None:
-        """Queue `x` into the remote agent's memory; returns at once."""
-        self._raise_deferred()
-        x = run_pre_observe(self, x)
-        placeholder = self._client.call(self._agent_id, "observe", (x,), {}, speech.current_sinks())
-        placeholder.add_done_callback(functools.partial(self._observed, x))
-
-    def _observed(self, x: Any, placeholder: AsyncResult) -> None:
-        error = placeholder.exception(0)
-        if error is not None:
-            log.warning("observe on %s failed: %s", self, error)
-            self._deferred = error
-        else:
-            run_post_observe(self, x)
-
-    def _raise_deferred(self) -> None:
+    def _check_usable(self) -> None:
+        ready = self._ready
+        if ready.done():
+            error = ready.exception(0)
+            if error is not None:
+                self.wait_ready()  # raises it as AgentCreationError
+            instance = ready.result(0)[1]
+            current = self._conn.instance_id
+            if instance and current and current != instance:
+                raise AgentServerNotAliveError(
+                    f"agent server {self.endpoint.address} restarted: {self._label()} was lost with it",
+                    self.endpoint.host, self.endpoint.port,
+                )
         error, self._deferred = self._deferred, None
         if error is not None:
             raise AgentCallError(type(error).__name__, f"an earlier observe failed: {error}", agent_id=self._agent_id)
 
-    def _invoke(self, method: str, args: tuple, kwargs: dict, timeout: Optional[float] = None) -> AsyncResult:
-        self._raise_deferred()
-        on_result: Optional[Callable[[Any], Any]] = None
-        if method == "reply":
-            args, kwargs = run_pre_reply(self, args, kwargs)
-            if has_hooks(self, "post_reply"):
-                on_result = functools.partial(run_post_reply, self, args, kwargs)
-        placeholder = self._client.call(
-            self._agent_id,
-            method,
-            args,
-            kwargs,
-            speech.current_sinks(),
-            on_result,
-            timeout,
-        )
-        if method == "reply":
-            # listeners (msghub) hear the placeholder at once, so what they
-            # observe queues in call order; remote ones fetch it server-to-server
-            notify_reply_listeners(self, placeholder)
+    def _label(self) -> str:
+        return f"{self._name} ({self._agent_id})" if self._name else self._agent_id
+
+    # -- calls ------------------------------------------------------------------------------------
+    def _call(self, method: str, args: tuple, kwargs: dict, on_result: Optional[Callable[[Any], Any]] = None,
+              timeout: Optional[float] = None) -> AsyncResult:
+        self._check_usable()
+        sinks = speech.current_sinks()
+        placeholder = self._conn.call(self._agent_id, method, args, kwargs, sinks, self, on_result, timeout)
+        speech.track_call(placeholder, sinks)
         return placeholder
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        return self._call("reply", args, kwargs)
+
+    def __getitem__(self, key: Any) -> Any:
+        """`obj[key]` of the remote object (AgentScope v0: synchronous)."""
+        if "__getitem__" not in self._methods:
+            raise TypeError(f"{type(self).__name__} for {self._label()} is not subscriptable")
+        return self._method("__getitem__")(key)
+
+    def _method(self, name: str) -> Callable[..., Any]:
+        returns_placeholder = self._methods[name]
+
+        def method(*args: Any, **kwargs: Any) -> Any:
+            placeholder = self._call(name, args, kwargs)
+            return placeholder if returns_placeholder else placeholder.result()
+
+        method.__name__ = name
+        return method
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
-            raise AttributeError(f"{name!r}: private attributes of a remote agent are not readable")
-        if name in self.__dict__.get("_methods", ()):
-            def method(*args: Any, **kwargs: Any) -> AsyncResult:
-                return self._invoke(name, args, kwargs)
-
-            method.__name__ = name
-            return method
-        client = self.__dict__.get("_client")
-        if client is None:
+            raise AttributeError(f"{name!r}: private attributes of a remote object are not readable")
+        methods = self.__dict__.get("_methods")
+        if methods is None:
             raise AttributeError(name)
+        if name in methods:
+            return self._method(name)
+        self._check_usable()
+        self.wait_ready()
         try:
-            payload = client.run(
-                client.unary("GetAttribute", pb.AttributeRequest(agent_id=self._agent_id, name=name)),
-            )
+            payload = self._conn.run("GetAttribute", pb.AttributeRequest(agent_id=self._agent_id, name=name))
         except AgentServerError as err:
             if type(err) is not AgentServerError:  # auth, size cap: not about the attribute
                 raise
             # the server refused this attribute (missing, a method, private):
             # AttributeError keeps getattr(proxy, name, default) and hasattr working
             raise AttributeError(f"{name!r}: {err}") from err
-        return codec.decode(payload)
+        return codec.decode(payload, self._conn.runtime.placeholder_from_ref)
 
-    # -- management --------------------------------------------------------------------
-    def get_memory(self) -> list:
-        """The remote agent's memory, as messages."""
-        payload = self._client.run(self._client.unary("GetAgentMemory", pb.AgentRef(agent_id=self._agent_id)))
-        return [codec.Msg.from_dict(d) for d in json.loads(payload.data or b"[]")]
-
+    # -- management --------------------------------------------------------------------------------
     def delete(self) -> None:
-        """Remove the agent from its server."""
-        self._client.run(self._client.unary("DeleteAgent", pb.AgentRef(agent_id=self._agent_id), idempotent=False))
+        """Remove the object from its server."""
+        self.wait_ready()
+        self._conn.run("DeleteAgent", pb.AgentRef(agent_id=self._agent_id), idempotent=False)
 
     def stop_server(self) -> None:
-        """Stop the child server started for this agent (no-op for others)."""
+        """Stop the child server started for this object (no-op for others)."""
         if self._child is not None:
             self._child.stop()
 
-    # -- travelling (an agent holding a proxy to another agent) ---------------------------
+    # -- travelling (an object holding a proxy to another one) ---------------------------------------
     def __reduce__(self):
-        return (_rebuild, (self._endpoint, self._agent_id, self.name, sorted(self._methods)))
+        # handed to another process: its calls travel on another session, so the
+        # object must exist before they can arrive
+        self.wait_ready()
+        return (_rebuild, (type(self), self._conn.endpoint, self._agent_id, self._name, self._methods))
 
 
-def _rebuild(endpoint: Endpoint, agent_id: str, name: str, methods: list) -> RemoteAgent:
-    return RemoteAgent(endpoint, agent_id, name, methods)
+class RemoteAgent(HookOwner, RemoteObject):
+    """Proxy of an agent: hooks registered on it run here on the remote agent's replies and speech."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._object_hooks = HookRegistry()
+        RemoteObject.__init__(self, *args, **kwargs)
+
+    @property
+    def _hook_mro(self) -> tuple:
+        return self._agent_class.__mro__ if self._agent_class is not None else ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        return self.reply(*args, **kwargs)
+
+    def reply(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Call the remote `reply`; returns its placeholder at once."""
+        on_result: Optional[Callable[[Any], Any]] = None
+        if has_hooks(self, "pre_reply"):
+            args, kwargs = run_pre_reply(self, args, kwargs)
+        if has_hooks(self, "post_reply"):
+            on_result = functools.partial(run_post_reply, self, args, kwargs)
+        placeholder = self._call("reply", args, kwargs, on_result)
+        # listeners (msghub) hear the placeholder at once, so what they observe
+        # queues in call order; remote ones fetch it server-to-server
+        notify_reply_listeners(self, placeholder)
+        return placeholder
+
+    def observe(self, x: Any) -> None:
+        """Queue `x` into the remote agent's memory; returns at once (a failure surfaces on the next use)."""
+        if has_hooks(self, "pre_observe"):
+            x = run_pre_observe(self, x)
+        placeholder = self._call("observe", (x,), {})
+        placeholder.add_done_callback(functools.partial(self._observed, x))
+
+    def _observed(self, x: Any, placeholder: AsyncResult) -> None:
+        error = placeholder.exception(0)
+        if error is not None:
+            log.debug("observe on %s failed: %s (raised at its next use)", self, error)
+            self._deferred = error
+        elif has_hooks(self, "post_observe"):
+            run_post_observe(self, x)
+
+    def get_memory(self) -> list:
+        """The remote agent's memory, as messages."""
+        self.wait_ready()
+        payload = self._conn.run("GetAgentMemory", pb.AgentRef(agent_id=self._agent_id))
+        return [Msg.from_dict(d) for d in json.loads(payload.data or b"[]")]
+
+
+def _rebuild(kind: type, endpoint: codec.Endpoint, agent_id: str, name: Optional[str], methods: dict) -> RemoteObject:
+    """A proxy arriving in another process (or a copy): ready at once, hooks of its own."""
+    from .. import runtime  # noqa: PLC0415  (the receiving process's current runtime)
+
+    rt = runtime.current()
+    ready = AsyncResult(on_loop=rt.in_loop_thread)
+    ready._set_result((pb.Created(agent_id=agent_id, name=name or ""), ""))  # pylint: disable=protected-access
+    return kind(rt.connection(endpoint), agent_id, methods, ready, name)

@@ -1,44 +1,40 @@
-"""Token check in front of every RPC, before any request is deserialised.
+"""Who may talk to a server, decided before any request is read.
 
-Clients send `authorization: Bearer <token>` metadata.  The interceptor
-compares it in constant time; on mismatch it answers UNAUTHENTICATED with a
-handler whose deserializer is never run, so no payload of an unauthenticated
-caller is parsed, let alone unpickled.
+Clients send `authorization: Bearer <token>`; the interceptor compares it in
+constant time.  A caller without the token may open a `Session` only with a
+valid capability for one result in its metadata
+(`x-agentscope-capability: <task id>:<capability>`, see `rpc.codec`) — a
+peer server fetching a placeholder — and that session can only fetch.
+Everyone else gets UNAUTHENTICATED from a handler that never reads the
+request: it is a bidirectional handler whatever the method, and it aborts
+before asking for the first message, so an unauthenticated caller's body
+is never buffered, parsed or unpickled.
 """
 from __future__ import annotations
 
 import hmac
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Optional
 
 import grpc
 
-_STREAMING_METHODS = ("/agentscope_rpc.AgentServer/Call", "/grpc.health.v1.Health/Watch")
+from ..rpc import codec
+
+SESSION_METHOD = "/agentscope_rpc.AgentServer/Session"
 
 
-async def _deny_unary(request: bytes, context: grpc.aio.ServicerContext) -> None:
+async def _deny(requests, context: grpc.aio.ServicerContext) -> None:
     await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong agent server token")
 
 
-async def _deny_stream(request: bytes, context: grpc.aio.ServicerContext):
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong agent server token")
-    yield b""  # pragma: no cover - abort raises
-
-
-async def _deny_bidi(requests, context: grpc.aio.ServicerContext) -> None:
-    await context.abort(grpc.StatusCode.UNAUTHENTICATED, "missing or wrong agent server token")
-
-
-_SESSION_METHOD = "/agentscope_rpc.AgentServer/Session"
-_DENY_UNARY = grpc.unary_unary_rpc_method_handler(_deny_unary)
-_DENY_BIDI = grpc.stream_stream_rpc_method_handler(_deny_bidi)
-_DENY_STREAM = grpc.unary_stream_rpc_method_handler(_deny_stream)
+_DENY = grpc.stream_stream_rpc_method_handler(_deny)
 
 
 class TokenInterceptor(grpc.aio.ServerInterceptor):
-    """Rejects RPCs whose bearer token is not the server's."""
+    """Admits the token's holders, and fetch-only sessions carrying a valid capability."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str, capability_key: Optional[bytes]) -> None:
         self._expected = f"Bearer {token}".encode()
+        self._key = capability_key
 
     async def intercept_service(
         self,
@@ -46,14 +42,16 @@ class TokenInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         given = b""
+        capability = ""
         for key, value in handler_call_details.invocation_metadata or ():
             if key == "authorization":
                 given = value.encode() if isinstance(value, str) else value
-                break
+            elif key == codec.CAPABILITY_METADATA:
+                capability = value if isinstance(value, str) else value.decode(errors="replace")
         if hmac.compare_digest(given, self._expected):
             return await continuation(handler_call_details)
-        if handler_call_details.method in _STREAMING_METHODS:
-            return _DENY_STREAM
-        if handler_call_details.method == _SESSION_METHOD:
-            return _DENY_BIDI
-        return _DENY_UNARY
+        if capability and handler_call_details.method == SESSION_METHOD:
+            task_id, _, mac = capability.partition(":")
+            if task_id and mac and codec.capability_ok(self._key, task_id, mac):
+                return await continuation(handler_call_details)
+        return _DENY

@@ -84,7 +84,7 @@ def run_command(body: Callable[[], Optional[int]], prog: str, debug: bool = Fals
 
 # -- start -------------------------------------------------------------------------
 def _serve(config: ServerConfig) -> int:
-    from .launcher import build_server, start_server
+    from .launcher import build_server
     from .registry import load_class_file
 
     config.validate()
@@ -105,7 +105,7 @@ def _serve(config: ServerConfig) -> int:
             stopped_by.append(sig)
             server.request_stop()
 
-        port = await start_server(server, classes)
+        port = await server.start()
         if config.watch_stdin:
             def watch() -> None:
                 try:
@@ -120,8 +120,9 @@ def _serve(config: ServerConfig) -> int:
         for sig in (signal.SIGTERM,) if config.watch_stdin else (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, on_signal, sig)  # before READY: a stop right after it is clean
         name = f" {config.server_id}" if config.server_id else ""
-        print(f"agent server{name} listening on {config.host}:{port} (pid {os.getpid()})",
-              file=sys.stderr, flush=True)
+        if config.ready_fd is None:  # a child reports to its parent on the ready pipe, quietly
+            print(f"agent server{name} listening on {config.host}:{port} (pid {os.getpid()})",
+                  file=sys.stderr, flush=True)
         if config.ready_fd is not None:
             os.write(config.ready_fd, f"READY {port}\n".encode())
             os.close(config.ready_fd)
@@ -144,19 +145,20 @@ def _read_pem(path: Optional[str]) -> str:
 
 
 def _remote(ns: argparse.Namespace) -> int:
+    from .. import runtime
     from ..rpc._proto import agent_server_pb2 as pb
-    from ..rpc.client import Endpoint, RpcClient
+    from ..rpc.codec import Endpoint
 
     target = ServerConfig(host=ns.host, port=ns.port, token=ns.token, token_file=ns.token_file)
     endpoint = Endpoint(target.host, target.port, target.resolved_token() or "", _read_pem(ns.tls_root_cert),
                         _read_pem(ns.tls_client_cert), _read_pem(ns.tls_client_key))
-    client = RpcClient.get(endpoint)
+    client = runtime.default().connection(endpoint)
     if ns.command == "stop":
-        client.run(client.unary("StopServer", pb.Empty(), ns.timeout, idempotent=False), ns.timeout + 1)
+        client.run("StopServer", pb.Empty(), ns.timeout, idempotent=False)
         print(f"stopping agent server {ns.host}:{ns.port}")
         return EXIT_OK
-    info = client.run(client.unary("GetServerInfo", pb.Empty(), ns.timeout), ns.timeout + 1)
-    agents = client.run(client.unary("ListAgents", pb.Empty(), ns.timeout), ns.timeout + 1)
+    info = client.run("GetServerInfo", pb.Empty(), ns.timeout)
+    agents = client.run("ListAgents", pb.Empty(), ns.timeout)
     print(json.dumps({
         "pid": info.pid, "host": info.host, "port": info.port,
         "cpu_percent": info.cpu_percent, "memory_mb": round(info.memory_mb, 1),

@@ -10,35 +10,20 @@ Keywords are `ServerConfig` fields plus AgentScope 0.1.6's launcher keywords
 from __future__ import annotations
 
 import concurrent.futures
-import inspect
 import os
 import shutil
 import tempfile
 from typing import Any, Iterable, Optional
 
-from ..rpc import _loop
-from ..rpc.child import ChildServer, spawn_server
-from .app import AgentServer
+from .agent_server import AgentServer
+from .child import ChildServer, spawn
 from .config import ServerConfig
 from .registry import is_distributable, write_class_file
 
 
 def build_server(config: ServerConfig, classes: Iterable[type] = ()) -> AgentServer:
     """An `AgentServer` for `config` that also knows `classes`."""
-    classes = list(classes)
-    if classes and "classes" in inspect.signature(AgentServer).parameters:
-        return AgentServer(config, classes=classes)
-    return AgentServer(config)
-
-
-async def start_server(server: AgentServer, classes: Iterable[type] = ()) -> int:
-    """Start `server` and register `classes` before anyone learns its port."""
-    port = await server.start()
-    registry = getattr(getattr(server, "host", None), "registry", None)
-    if registry is not None:  # until AgentServer(config, classes=...) exists everywhere
-        for klass in classes:
-            registry.register(klass)
-    return port
+    return AgentServer(config, classes=list(classes))
 
 
 class RpcAgentServerLauncher:
@@ -94,9 +79,9 @@ class RpcAgentServerLauncher:
             self.port = self._child.port
         else:
             server = build_server(self.config, self.custom_agent_classes)
-            self.port = _loop.run_sync(start_server(server, self.custom_agent_classes))
+            self.port = server.start_in_thread()  # its own runtime and loop thread
             self._server = server
-            self._serving = _loop.submit(server.wait_stopped())
+            self._serving = server.runtime.submit(server.wait_stopped())
         return self.port
 
     def _spawn(self) -> ChildServer:
@@ -107,7 +92,7 @@ class RpcAgentServerLauncher:
             write_class_file(class_file, self.custom_agent_classes)
             config = config.replace(class_file=class_file)
         try:
-            return spawn_server(config.to_argv(), config.resolved_token(), host=self.host)
+            return spawn(config)
         finally:  # the child loaded the file before it reported READY
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -126,7 +111,7 @@ class RpcAgentServerLauncher:
             self._child = None
         if self._server is not None:
             server, self._server = self._server, None
-            _loop.run_sync(server.stop(), timeout=server.config.shutdown_grace + 10)
+            server.stop_in_thread()
 
     def __enter__(self) -> "RpcAgentServerLauncher":
         if self._child is None and self._server is None:
@@ -137,4 +122,4 @@ class RpcAgentServerLauncher:
         self.shutdown()
 
 
-__all__ = ["RpcAgentServerLauncher", "build_server", "start_server"]
+__all__ = ["RpcAgentServerLauncher", "build_server"]

@@ -30,7 +30,6 @@ from typing import Iterable, Optional
 
 import cloudpickle
 
-from ..agents import AgentBase
 from ..exception import AgentCreationError
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def is_distributable(obj: object) -> bool:
     """Whether `obj` is a class a server may build (an agent or a marked class)."""
     if not inspect.isclass(obj):
         return False
-    return issubclass(obj, AgentBase) or bool(getattr(obj, "__agentscope_distributable__", False))
+    return bool(getattr(obj, "__agentscope_distributable__", False))  # AgentBase and Env set it
 
 
 def _is_main_module(module: str) -> bool:

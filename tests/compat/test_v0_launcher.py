@@ -85,7 +85,7 @@ def test_unregistered_class_is_refused_without_code_shipping(script_module: Modu
     try:
         port = launcher.launch(in_subprocess=in_subprocess)
         with pytest.raises(AgentCreationError, match="code shipping is off"):
-            script_module.ScriptEcho("echo", to_dist={"host": "127.0.0.1", "port": port, "token": token}).name
+            script_module.ScriptEcho("echo", to_dist={"host": "127.0.0.1", "port": port, "token": token}).wait_ready(30)
     finally:
         launcher.shutdown()
 

@@ -34,10 +34,10 @@ class AgentServerStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.CreateAgent = channel.unary_unary(
-                '/agentscope_rpc.AgentServer/CreateAgent',
-                request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CreateAgentRequest.SerializeToString,
-                response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CreateAgentReply.FromString,
+        self.Session = channel.stream_stream(
+                '/agentscope_rpc.AgentServer/Session',
+                request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ClientFrame.SerializeToString,
+                response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ServerFrame.FromString,
                 _registered_method=True)
         self.DeleteAgent = channel.unary_unary(
                 '/agentscope_rpc.AgentServer/DeleteAgent',
@@ -48,21 +48,6 @@ class AgentServerStub:
                 '/agentscope_rpc.AgentServer/DeleteAllAgents',
                 request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.SerializeToString,
                 response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Ack.FromString,
-                _registered_method=True)
-        self.Call = channel.unary_stream(
-                '/agentscope_rpc.AgentServer/Call',
-                request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallRequest.SerializeToString,
-                response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallEvent.FromString,
-                _registered_method=True)
-        self.Session = channel.stream_stream(
-                '/agentscope_rpc.AgentServer/Session',
-                request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionRequest.SerializeToString,
-                response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionReply.FromString,
-                _registered_method=True)
-        self.FetchResult = channel.unary_unary(
-                '/agentscope_rpc.AgentServer/FetchResult',
-                request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.FetchRequest.SerializeToString,
-                response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.FetchReply.FromString,
                 _registered_method=True)
         self.GetAttribute = channel.unary_unary(
                 '/agentscope_rpc.AgentServer/GetAttribute',
@@ -84,6 +69,11 @@ class AgentServerStub:
                 request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.SerializeToString,
                 response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ServerInfo.FromString,
                 _registered_method=True)
+        self.SetModelConfigs = channel.unary_unary(
+                '/agentscope_rpc.AgentServer/SetModelConfigs',
+                request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ModelConfigs.SerializeToString,
+                response_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Ack.FromString,
+                _registered_method=True)
         self.StopServer = channel.unary_unary(
                 '/agentscope_rpc.AgentServer/StopServer',
                 request_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.SerializeToString,
@@ -94,15 +84,22 @@ class AgentServerStub:
 class AgentServerServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def CreateAgent(self, request, context):
-        """Agent lifecycle.
+    def Session(self, request_iterator, context):
+        """Everything agents do travels on one long-lived stream per client and
+        server: agent creations, calls (with their speech), placeholder fetches,
+        cancellations, flow-control credit.  Items are handled in the order sent,
+        so one caller's calls to one agent run in that order.  See ClientItem and
+        ServerItem.  A caller without the server's token may open a session only
+        to fetch results it holds a capability for (metadata
+        `x-agentscope-capability: <task id>:<capability>`).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def DeleteAgent(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Management and health only.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -113,46 +110,14 @@ class AgentServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def Call(self, request, context):
-        """One call = one server stream: accepted, zero or more speak batches,
-        then exactly one of result / error.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def Session(self, request_iterator, context):
-        """Many calls on one long-lived stream per client and server (what the
-        client uses for calls that fit in `SESSION_MAX_REQUEST`): the client
-        sends batches of calls and cancellations, the server answers with
-        batches of (task id, event).  Per call, the events and their order are
-        those of `Call`, without `accepted`; a call refused before it ran gets a
-        `TaskEvent` with the gRPC status `Call` would have ended with.  Agent
-        creations and placeholder fetches travel the same way (`Creation`,
-        answered by `created`; `Fetch`, answered by a result or error event).
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def FetchResult(self, request, context):
-        """Read a call's result by task id; waits until it is ready (bounded by the
-        caller's deadline).  Used server-to-server to resolve placeholders.
-        """
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
     def GetAttribute(self, request, context):
-        """Read a public attribute of an agent.
-        """
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAgents(self, request, context):
-        """Management.
-        """
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -169,6 +134,12 @@ class AgentServerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetModelConfigs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def StopServer(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -178,10 +149,10 @@ class AgentServerServicer:
 
 def add_AgentServerServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'CreateAgent': grpc.unary_unary_rpc_method_handler(
-                    servicer.CreateAgent,
-                    request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CreateAgentRequest.FromString,
-                    response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CreateAgentReply.SerializeToString,
+            'Session': grpc.stream_stream_rpc_method_handler(
+                    servicer.Session,
+                    request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ClientFrame.FromString,
+                    response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ServerFrame.SerializeToString,
             ),
             'DeleteAgent': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteAgent,
@@ -192,21 +163,6 @@ def add_AgentServerServicer_to_server(servicer, server):
                     servicer.DeleteAllAgents,
                     request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.FromString,
                     response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Ack.SerializeToString,
-            ),
-            'Call': grpc.unary_stream_rpc_method_handler(
-                    servicer.Call,
-                    request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallRequest.FromString,
-                    response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallEvent.SerializeToString,
-            ),
-            'Session': grpc.stream_stream_rpc_method_handler(
-                    servicer.Session,
-                    request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionRequest.FromString,
-                    response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionReply.SerializeToString,
-            ),
-            'FetchResult': grpc.unary_unary_rpc_method_handler(
-                    servicer.FetchResult,
-                    request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.FetchRequest.FromString,
-                    response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.FetchReply.SerializeToString,
             ),
             'GetAttribute': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAttribute,
@@ -228,6 +184,11 @@ def add_AgentServerServicer_to_server(servicer, server):
                     request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.FromString,
                     response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ServerInfo.SerializeToString,
             ),
+            'SetModelConfigs': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModelConfigs,
+                    request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ModelConfigs.FromString,
+                    response_serializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Ack.SerializeToString,
+            ),
             'StopServer': grpc.unary_unary_rpc_method_handler(
                     servicer.StopServer,
                     request_deserializer=agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.FromString,
@@ -245,7 +206,7 @@ class AgentServer:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def CreateAgent(request,
+    def Session(request_iterator,
             target,
             options=(),
             channel_credentials=None,
@@ -255,12 +216,12 @@ class AgentServer:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
+        return grpc.experimental.stream_stream(
+            request_iterator,
             target,
-            '/agentscope_rpc.AgentServer/CreateAgent',
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CreateAgentRequest.SerializeToString,
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CreateAgentReply.FromString,
+            '/agentscope_rpc.AgentServer/Session',
+            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ClientFrame.SerializeToString,
+            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ServerFrame.FromString,
             options,
             channel_credentials,
             insecure,
@@ -315,87 +276,6 @@ class AgentServer:
             '/agentscope_rpc.AgentServer/DeleteAllAgents',
             agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.SerializeToString,
             agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Ack.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Call(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_stream(
-            request,
-            target,
-            '/agentscope_rpc.AgentServer/Call',
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallRequest.SerializeToString,
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.CallEvent.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def Session(request_iterator,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.stream_stream(
-            request_iterator,
-            target,
-            '/agentscope_rpc.AgentServer/Session',
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionRequest.SerializeToString,
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.SessionReply.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def FetchResult(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/agentscope_rpc.AgentServer/FetchResult',
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.FetchRequest.SerializeToString,
-            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.FetchReply.FromString,
             options,
             channel_credentials,
             insecure,
@@ -504,6 +384,33 @@ class AgentServer:
             '/agentscope_rpc.AgentServer/GetServerInfo',
             agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Empty.SerializeToString,
             agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ServerInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModelConfigs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/agentscope_rpc.AgentServer/SetModelConfigs',
+            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.ModelConfigs.SerializeToString,
+            agentscope__rpc_dot_rpc_dot___proto_dot_agent__server__pb2.Ack.FromString,
             options,
             channel_credentials,
             insecure,

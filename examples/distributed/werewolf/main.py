@@ -182,6 +182,8 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
                 name, roles[name], NAMES, model_config=configs[i], prompts=args.prompts,
                 talk_tokens=args.max_tokens, to_dist={"host": host, "port": port, "token": token},
             ))
+        for player in players:  # created in parallel (pipelined); a server that refuses us says so here
+            player.wait_ready(timeout=args.call_timeout)
         put_into_stream({"type": "cast", "title": "Werewolf", "players": cast,
                          "moderator": MODERATOR, "seed": args.seed})
 

@@ -1,4 +1,10 @@
-"""`AgentServer`: one grpc.aio server hosting agents, start to stop."""
+"""`AgentServer`: one grpc.aio server hosting agents, start to stop.
+
+In a server process it serves on that process's loop and runtime; started
+in-process (`start_in_thread`, used by the launcher) it gets a `Runtime` and
+loop thread of its own, so the agents it hosts never share the caller's
+printer, loop or connections.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -12,9 +18,9 @@ from typing import Optional
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from ..rpc import _loop
+from .. import runtime as runtime_mod
+from ..rpc import codec
 from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
-from ..rpc.client import set_fetch_identity
 from .auth import TokenInterceptor
 from .config import ServerConfig
 from .host import AgentHost
@@ -53,65 +59,70 @@ def _read(path: Optional[str]) -> Optional[bytes]:
 
 
 class AgentServer:
-    """Serve agents per `ServerConfig` on the running event loop."""
+    """Serve agents per `ServerConfig` (see module docstring)."""
 
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, classes: Optional[list] = None,
+                 runtime: Optional[runtime_mod.Runtime] = None) -> None:
         config.validate()
         self.config = config
+        self.classes = list(classes or ())
+        self.runtime = runtime
         self.port: Optional[int] = None
         self.host: Optional[AgentHost] = None
         self._server: Optional[grpc.aio.Server] = None
         self._stopped: Optional[asyncio.Event] = None
 
     async def start(self) -> int:
-        """Bind and start serving; returns the bound port."""
+        """Bind and start serving on the running loop; returns the bound port."""
         cfg = self.config
         loop = asyncio.get_running_loop()
-        _loop.set_loop(loop)  # agents calling other remote agents share this loop
+        rt = self.runtime or runtime_mod.default()
+        rt.use_loop(loop)  # agents calling other remote agents use this loop
         if cfg.model_config_path:
             from ..models import read_model_configs
 
             read_model_configs(cfg.model_config_path)
         self._stopped = asyncio.Event()
-        self.host = AgentHost(cfg, loop)
-        token = cfg.resolved_token()
-        interceptors = [TokenInterceptor(token)] if token else []
+        token = cfg.resolved_token() or ""
+        self.host = AgentHost(cfg, loop, rt, self.classes)
+        self.host.capability_key = codec.capability_key(token) if token else None
+        interceptors: list = [TokenInterceptor(token, self.host.capability_key)] if token else []
         interceptors.append(MalformedRequestInterceptor())
         if not token:
             log.warning("agent server on %s has no token: any local process may use it", cfg.host)
         options = [
-            ("grpc.max_receive_message_length", cfg.max_message_bytes),
-            ("grpc.max_send_message_length", cfg.max_message_bytes),
+            ("grpc.max_receive_message_length", cfg.max_message_bytes + (1 << 20)),
+            ("grpc.max_send_message_length", cfg.max_message_bytes + (1 << 20)),
             ("grpc.so_reuseport", 0),  # a busy port must fail, not be shared
-            # calls arriving faster than the loop accepts them queue rather than
+            ("grpc.max_concurrent_streams", 1000),  # per connection
+            # requests arriving faster than the loop accepts them queue rather than
             # being cancelled at random (grpc's defaults: 1000 soft, 3000 hard)
             ("grpc.server.max_pending_requests", 100_000),
             ("grpc.server.max_pending_requests_hard_limit", 100_000),
-            ("grpc.keepalive_time_ms", 20_000),
-            ("grpc.keepalive_timeout_ms", 5_000),
-            ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
+            # a caller that froze or whose link was cut is noticed within seconds
+            ("grpc.keepalive_time_ms", 10_000),
+            ("grpc.keepalive_timeout_ms", 3_000),
+            ("grpc.http2.ping_timeout_ms", 3_000),
             ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.min_ping_interval_without_data_ms", 1_000),
             ("grpc.http2.max_ping_strikes", 0),
         ]
         server = grpc.aio.server(interceptors=interceptors, options=options)
-        pb_grpc.add_AgentServerServicer_to_server(AgentServicer(self.host, self.request_stop), server)
+        pb_grpc.add_AgentServerServicer_to_server(AgentServicer(self.host, token, self.request_stop), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         address = f"{cfg.host}:{cfg.port}"
         _ensure_port_free(cfg.host, cfg.port)
         if cfg.tls_cert:
             # fetching placeholders from peers (mutual TLS) presents this server's identity
-            set_fetch_identity(_read(cfg.tls_cert).decode(), _read(cfg.tls_key).decode())
+            rt.fetch_identity = (_read(cfg.tls_cert).decode(), _read(cfg.tls_key).decode())
             creds = grpc.ssl_server_credentials(
                 [(_read(cfg.tls_key), _read(cfg.tls_cert))],
                 root_certificates=_read(cfg.tls_client_ca),
                 require_client_auth=bool(cfg.tls_client_ca),
             )
         try:
-            if cfg.tls_cert:
-                port = server.add_secure_port(address, creds)
-            else:
-                port = server.add_insecure_port(address)
+            port = server.add_secure_port(address, creds) if cfg.tls_cert else server.add_insecure_port(address)
         except RuntimeError as err:  # grpc's "Failed to bind to address"
             raise OSError(f"cannot bind {address}: address in use or unavailable") from err
         if port == 0:
@@ -148,15 +159,16 @@ class AgentServer:
         await server.stop(FLUSH_S)
         self.request_stop()
 
-    async def serve(self, install_signals: bool = True) -> None:
-        """start(), then run until stopped (StopServer, SIGTERM/SIGINT)."""
-        await self.start()
-        if install_signals:
-            loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                try:
-                    loop.add_signal_handler(sig, self.request_stop)
-                except (NotImplementedError, RuntimeError):
-                    pass
-        await self.wait_stopped()
-        await self.stop()
+    # -- in-process ---------------------------------------------------------------------
+    def start_in_thread(self) -> int:
+        """Serve on a runtime and loop thread of its own; returns the bound port."""
+        if self.runtime is None:
+            self.runtime = runtime_mod.Runtime(name="agent-server", printer=None)
+        return self.runtime.run_sync(self.start())
+
+    def stop_in_thread(self) -> None:
+        rt = self.runtime
+        if rt is None:
+            return
+        rt.run_sync(self.stop(), timeout=self.config.shutdown_grace + 10)
+        rt.close()

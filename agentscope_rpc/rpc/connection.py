@@ -1,0 +1,225 @@
+"""`Connection`: one runtime's channel to one agent server, and its session.
+
+Owned by a `Runtime` (one per endpoint, built through `runtime.service`), so
+it needs no import of the runtime: it is handed the one it belongs to.
+Agent creations, calls and fetches go out on the current `ClientSession`
+(a new one once the last has died); management reads are unary RPCs with
+deadlines, retried while the server is unreachable.  A connection opened to
+fetch results by capability (`peer=True`) carries no token: it can only
+fetch the results it holds capabilities for.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import threading
+import uuid
+from typing import Any, Callable, Optional
+
+import grpc
+
+from . import codec, retry_strategy
+from ._proto import agent_server_pb2 as pb
+from ._proto import agent_server_pb2_grpc as pb_grpc
+from .call_events import CallEvents
+from .client_session import WINDOW, ClientSession, PendingCall, PendingCreate, PendingFetch
+from .placeholder import AsyncResult
+
+MANAGEMENT_DEADLINE = 10.0  # seconds; unary management RPCs
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a gRPC message (one frame, or one management reply)
+DEFAULT_MAX_REQUEST = 32 * 1024 * 1024  # until the server's Hello says its own
+
+# Liveness: a ping every 2 s, a dead or frozen peer noticed 2 s after a ping
+# goes unanswered.  (grpc's keepalive_timeout alone does not bound the wait
+# for a ping's ack; ping_timeout does.)  A busy server still answers pings:
+# gRPC's transport threads need no Python code to run.
+CHANNEL_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_time_ms", 2_000),
+    ("grpc.keepalive_timeout_ms", 2_000),
+    ("grpc.http2.ping_timeout_ms", 2_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.enable_retries", 0),
+]
+
+
+class _TaskIds:
+    """Unique ids without a system call each: a random per-process prefix and a
+    counter (uuid4 reads os.urandom, ~28 us under load).  They must be unique,
+    not secret: a result is fetched by capability, not by knowing its id."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # a forked child must not repeat ids
+
+    def reseed(self) -> None:
+        self._prefix = uuid.uuid4().hex[:20]
+        self._count = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count):012x}"
+
+
+task_ids = _TaskIds()
+
+
+class Connection:
+    """See the module docstring."""
+
+    def __init__(self, runtime: Any, endpoint: codec.Endpoint, peer: bool = False) -> None:
+        self.runtime = runtime
+        self.endpoint = endpoint
+        self.peer = peer
+        self.retry: retry_strategy.RetryBase = retry_strategy.DEFAULT
+        self.instance_id = ""  # the server process this connection last talked to
+        self.capability_key = codec.capability_key(endpoint.token) if endpoint.token else None
+        self._lock = threading.Lock()
+        self._session: Optional[ClientSession] = None
+        self._channel: Optional[grpc.aio.Channel] = None
+        self._stub: Optional[pb_grpc.AgentServerStub] = None
+        self._metadata = (("authorization", f"Bearer {endpoint.token}"),) if endpoint.token else ()
+        self._peer_capability = ""  # peer sessions open with the capability of a result they fetch
+
+    def __repr__(self) -> str:
+        return f"Connection({self.endpoint.address}{', peer' if self.peer else ''})"
+
+    # -- channel (on the loop) -------------------------------------------------------------
+    def stub(self) -> pb_grpc.AgentServerStub:
+        if self._stub is None:
+            ep = self.endpoint
+            options = list(CHANNEL_OPTIONS)
+            if ep.root_cert:
+                if ep.server_name:
+                    options.append(("grpc.ssl_target_name_override", ep.server_name))
+                cert, key = (ep.client_cert, ep.client_key) if ep.client_cert else self.runtime.fetch_identity
+                creds = grpc.ssl_channel_credentials(
+                    root_certificates=ep.root_cert.encode(),
+                    private_key=key.encode() or None,
+                    certificate_chain=cert.encode() or None,
+                )
+                self._channel = grpc.aio.secure_channel(ep.address, creds, options=options)
+            else:
+                self._channel = grpc.aio.insecure_channel(ep.address, options=options)
+            self._stub = pb_grpc.AgentServerStub(self._channel)
+        return self._stub
+
+    def open_session_stream(self) -> Any:
+        metadata = self._metadata
+        if self.peer and self._peer_capability:
+            metadata = ((codec.CAPABILITY_METADATA, self._peer_capability),)
+        return self.stub().Session(metadata=metadata)
+
+    # -- sessions --------------------------------------------------------------------------
+    def _send(self, pending: Any) -> ClientSession:
+        with self._lock:
+            session = self._session
+            if session is None or not session.send(pending):
+                session = self._session = ClientSession(self)
+                session.send(pending)
+            return session
+
+    def greeted(self, session: ClientSession, hello: pb.Hello) -> None:
+        """A session's first item: which server process answers."""
+        self.instance_id = hello.instance_id
+
+    def session_ended(self, session: ClientSession) -> None:
+        with self._lock:
+            if self._session is session:
+                self._session = None
+
+    def resend(self, pending: Any, error: BaseException) -> None:
+        """An idempotent request (or one the server never saw) goes out again after a backoff."""
+        attempt = pending.attempt
+        delays = list(self.retry.delays())
+        if attempt >= len(delays):
+            self._fail(pending, error)
+            return
+        pending.attempt = attempt + 1
+        asyncio.get_running_loop().call_later(delays[attempt], self._send, pending)
+
+    @staticmethod
+    def _fail(pending: Any, error: BaseException) -> None:
+        if isinstance(pending, PendingCall):
+            pending.events.settle(None, error)
+        elif isinstance(pending, PendingCreate):
+            pending.ready._set_exception(error)  # pylint: disable=protected-access
+        else:
+            pending.placeholder._set_exception(error)  # pylint: disable=protected-access
+
+    def outstanding(self) -> list:
+        """Requests sent or queued and not yet answered."""
+        session = self._session
+        return list(session.requests.values()) if session is not None else []
+
+    # -- requests (any thread) -----------------------------------------------------------------
+    def call(self, agent_id: str, method: str, args: tuple, kwargs: dict, sinks: tuple = (), owner: Any = None,
+             on_result: Optional[Callable[[Any], Any]] = None, timeout: Optional[float] = None,
+             allow_pickle: bool = True) -> AsyncResult:
+        """Start a call; returns its placeholder at once."""
+        task_id = task_ids.next()
+        placeholder = AsyncResult(
+            codec.make_ref(self.endpoint, task_id, self.capability_key), on_loop=self.runtime.in_loop_thread,
+        )
+        request = pb.CallRequest(
+            task_id=task_id, agent_id=agent_id, method=method,
+            args=codec.encode_args(args, kwargs, allow_pickle), window=WINDOW,
+        )
+        events = CallEvents(self.runtime, self.endpoint, placeholder, sinks, agent_id, owner, on_result)
+        pending = PendingCall(request, events, timeout)
+        placeholder._set_handle(pending)  # pylint: disable=protected-access
+        self._send(pending)
+        return placeholder
+
+    def create(self, request: pb.CreateRequest, defines: tuple = ()) -> AsyncResult:
+        """Queue an agent creation; the returned placeholder settles with its `Created` reply."""
+        request.request_id = request.request_id or task_ids.next()
+        ready = AsyncResult(on_loop=self.runtime.in_loop_thread)
+        self._send(PendingCreate(request, ready, defines))
+        return ready
+
+    def fetch(self, ref: codec.ResultRef, placeholder: AsyncResult) -> None:
+        """Fetch a result by reference into `placeholder` (retried while the server is unreachable)."""
+        if self.peer:
+            self._peer_capability = f"{ref.task_id}:{ref.capability}"
+        request = pb.FetchRequest(request_id=task_ids.next(), task_id=ref.task_id, capability=ref.capability)
+        self._send(PendingFetch(request, placeholder))
+
+    # -- management (unary) --------------------------------------------------------------------
+    async def unary(self, method: str, request: Any, deadline: float = MANAGEMENT_DEADLINE,
+                    idempotent: bool = True) -> Any:
+        """Call a management RPC; idempotent ones retry with backoff while the server is unreachable."""
+        delays = iter(self.retry.delays() if idempotent else ())
+        while True:
+            try:
+                return await getattr(self.stub(), method)(request, metadata=self._metadata, timeout=deadline)
+            except grpc.aio.AioRpcError as err:
+                delay = next(delays, None) if err.code() == grpc.StatusCode.UNAVAILABLE else None
+                if delay is None:
+                    raise codec.error_from_rpc(err, self.endpoint) from None
+                await asyncio.sleep(delay)  # backoff before retrying an idempotent request
+
+    def run(self, method: str, request: Any, deadline: float = MANAGEMENT_DEADLINE, idempotent: bool = True) -> Any:
+        """`unary` from a plain thread."""
+        return self.runtime.run_sync(self.unary(method, request, deadline, idempotent), deadline + 30)
+
+    async def close(self) -> None:
+        channel, self._channel, self._stub = self._channel, None, None
+        if channel is not None:
+            await channel.close()
+
+
+def connection_for(runtime: Any, endpoint: codec.Endpoint, peer: bool = False) -> Connection:
+    """The runtime's connection to `endpoint` (built on first use)."""
+    key = ("peer", endpoint.host, endpoint.port, endpoint.root_cert) if peer else ("conn", endpoint)
+    return runtime.service(key, lambda: Connection(runtime, endpoint, peer))
+
+
+def ref_placeholder(runtime: Any, ref: codec.ResultRef) -> AsyncResult:
+    """A placeholder for a result named by reference: fetched from its producer when first needed."""
+    def start(placeholder: AsyncResult) -> None:
+        connection_for(runtime, ref.endpoint, peer=True).fetch(ref, placeholder)
+
+    return AsyncResult(ref, fetch=start, on_loop=runtime.in_loop_thread)
