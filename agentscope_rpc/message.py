@@ -13,7 +13,9 @@ handler `agentscope_rpc.logging` installs.
 from __future__ import annotations
 
 import copy
+import itertools
 import json
+import os
 import time
 import uuid
 from typing import Any, Callable, Optional, Union
@@ -32,8 +34,34 @@ def set_echo_handler(handler: Optional[Callable[["Msg"], None]]) -> None:
     _echo_handler[:] = [handler] if handler is not None else []
 
 
+_clock = [0, ""]  # [second, its formatted text]: formatting once a second, not per message
+
+
 def _now() -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+    second = int(time.time())
+    if second != _clock[0]:
+        _clock[1] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
+        _clock[0] = second
+    return _clock[1]
+
+
+class _Ids:
+    """Message ids: 32 hex digits, unique without a system call each (a random
+    per-process prefix and a counter; uuid4 reads os.urandom per id)."""
+
+    def __init__(self) -> None:
+        self.reseed()
+        os.register_at_fork(after_in_child=self.reseed)  # a forked server must not repeat ids
+
+    def reseed(self) -> None:
+        self._prefix = uuid.uuid4().hex[:20]
+        self._count = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._count):012x}"
+
+
+new_id = _Ids().next
 
 
 def _check_metadata(metadata: Any) -> None:
@@ -71,7 +99,7 @@ class Msg:
     ) -> None:
         if metadata is not None:
             _check_metadata(metadata)
-        self.id = uuid.uuid4().hex if id is None else id
+        self.id = new_id() if id is None else id
         self.name = name
         self.role = role or "assistant"
         self.content = content
@@ -104,7 +132,7 @@ class Msg:
         if not isinstance(data, dict) or "name" not in data:
             raise ValueError(f"not a serialised Msg: {data!r:.200}")
         new = cls.__new__(cls)
-        new.id = data["id"] if data.get("id") is not None else uuid.uuid4().hex
+        new.id = data["id"] if data.get("id") is not None else new_id()
         new.name = data["name"]
         new.role = data.get("role") or "assistant"
         new.content = data.get("content")

@@ -356,6 +356,15 @@ def current() -> Runtime:
     return _current.get() or default()
 
 
+def enter(runtime: Runtime) -> contextvars.Token:
+    """Make `runtime` current until `leave(token)` (what `bound` does, for hot paths)."""
+    return _current.set(runtime)
+
+
+def leave(token: contextvars.Token) -> None:
+    _current.reset(token)
+
+
 @contextlib.contextmanager
 def bound(runtime: Runtime) -> Iterator[Runtime]:
     """Make `runtime` current for the code run inside the block."""

@@ -162,6 +162,15 @@ def bind_sinks(*sinks: Sink, replace: bool = False) -> Iterator[None]:
         _SINKS.reset(token)
 
 
+def set_sinks(sinks: tuple) -> contextvars.Token:
+    """Make `sinks` the context's sinks (what `bind_sinks(..., replace=True)` does); undo with `reset_sinks`."""
+    return _SINKS.set(sinks)
+
+
+def reset_sinks(token: contextvars.Token) -> None:
+    _SINKS.reset(token)
+
+
 def publish(event: SpeakEvent, sinks: Optional[tuple] = None) -> bool:
     """Offer an event to `sinks` (default: the context's); True if one claimed it."""
     claimed = False

@@ -34,11 +34,12 @@ class _Hooked:
         self.__doc__ = func.__doc__
         self.__name__ = func.__name__
         self.__qualname__ = getattr(func, "__qualname__", func.__name__)
+        self._is_async = inspect.iscoroutinefunction(func)  # asked once: __get__ runs per call
 
     def __get__(self, obj: Any, objtype: Any = None) -> Any:
         if obj is None:
             return self
-        if inspect.iscoroutinefunction(self.func):
+        if self._is_async:
             return functools.partial(self.call_async, obj)
         return functools.partial(self.call, obj)
 

@@ -10,11 +10,10 @@ the `to_dist=` keyword.  The agent core never imports the transport: the
 from __future__ import annotations
 
 import inspect
-import uuid
 from typing import Any, Callable, Iterable, Optional, Union
 
 from .. import runtime, speech
-from ..message import Msg
+from ..message import Msg, new_id
 from ..memory import TemporaryMemory
 from ._wrapping import InitSettings, hooked, recording_init, speak_hooks
 from .hooks import (
@@ -93,7 +92,7 @@ class AgentBase(HookOwner):
     @classmethod
     def generate_agent_id(cls) -> str:
         """A fresh agent id (AgentScope 0.1.6's classmethod)."""
-        return f"{cls.__name__}_{uuid.uuid4().hex}"
+        return f"{cls.__name__}_{new_id()}"
 
     @property
     def agent_id(self) -> str:
@@ -191,7 +190,7 @@ class AgentBase(HookOwner):
         closing event (`last=True`, same content).  Each event carries its
         delta; the accumulated message is joined only if someone reads it.
         """
-        msg_id = uuid.uuid4().hex
+        msg_id = new_id()
         text = speech.TextBuffer()
         seq = 0
         ended = False

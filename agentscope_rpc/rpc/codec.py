@@ -13,12 +13,13 @@ server handed a placeholder never learns the producer's token.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
 import threading
 import traceback
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Optional
 
 import cloudpickle
@@ -60,11 +61,22 @@ class Endpoint:
 
 @dataclass(frozen=True, slots=True)
 class ResultRef:
-    """Where a call's result lives, and the capability to fetch only it."""
+    """Where a call's result lives, and the capability to fetch only it.
+
+    A caller's own reference holds the key to make the capability (`key`,
+    never sent); `exported()` is the form that travels.
+    """
 
     endpoint: Endpoint  # without token or client identity
     task_id: str
     capability: str = ""
+    key: Optional[bytes] = field(default=None, compare=False, repr=False)
+
+    def exported(self) -> "ResultRef":
+        """The reference as a consumer gets it: with its capability, without the key."""
+        if self.key is None:
+            return self
+        return ResultRef(self.endpoint, self.task_id, capability(self.key, self.task_id))
 
 
 # -- capabilities ------------------------------------------------------------------
@@ -87,9 +99,9 @@ def capability_ok(key: Optional[bytes], task_id: str, given: str) -> bool:
     return hmac.compare_digest(capability(key, task_id), given)
 
 
-def make_ref(endpoint: Endpoint, task_id: str, key: Optional[bytes]) -> ResultRef:
-    public = replace(endpoint, token="", client_cert="", client_key="")
-    return ResultRef(public, task_id, capability(key, task_id))
+def public(endpoint: Endpoint) -> Endpoint:
+    """The endpoint as a reference names it: no token, no client identity."""
+    return replace(endpoint, token="", client_cert="", client_key="")
 
 
 # -- payloads ----------------------------------------------------------------------
@@ -125,6 +137,7 @@ def _jsonable(obj: Any) -> Any:
     if as_ref is not None:
         value = as_ref()
         if isinstance(value, ResultRef):
+            value = value.exported()
             ep = value.endpoint
             return {
                 "__type": "Ref",
@@ -216,18 +229,74 @@ def loads(text: str, refs: Optional[Callable[[ResultRef], Any]] = None) -> Any:
     return _loads(text, refs)
 
 
+class _LastMsg(threading.local):
+    """The last one-message argument list encoded on this thread (a fan-out sends the same Msg on)."""
+
+    key: Optional[tuple] = None
+    payload: Optional[pb.Payload] = None
+
+
+_last_msg = _LastMsg()
+_ATOMIC = (str, int, float, bool, type(None))
+
+
+def _msg_key(msg: Msg) -> Optional[tuple]:
+    """What identifies a message's encoding, if all its fields are immutable (else None: encode it)."""
+    key = (id(msg), msg.id, msg.name, msg.role, msg.content, msg.url, msg.metadata, msg.timestamp)
+    for value in key[4:7]:
+        if not isinstance(value, _ATOMIC):
+            return None
+    return key
+
+
 def encode_args(args: tuple, kwargs: dict, allow_pickle: bool = True) -> pb.Payload:
+    """The payload of a call's arguments.  The same message sent to many agents is encoded once."""
+    if len(args) == 1 and not kwargs and type(args[0]) is Msg:
+        key = _msg_key(args[0])
+        if key is not None:
+            last = _last_msg
+            previous = last.key
+            if previous is not None and key[0] == previous[0] and all(a is b for a, b in zip(key[1:], previous[1:])):
+                return last.payload  # type: ignore[return-value]
+            payload = encode({"a": [args[0]], "k": {}}, allow_pickle)
+            last.key, last.payload = key, payload
+            return payload
     return encode({"a": list(args), "k": dict(kwargs)}, allow_pickle)
+
+
+def may_hold_refs(payload: pb.Payload) -> bool:
+    """Whether a payload can contain placeholder references (pickles are read as if they could)."""
+    return payload.kind != JSON or b'"__type":"Ref"' in payload.data
+
+
+class _LastArgs(threading.local):
+    """The last one-message argument payload decoded on this thread (a fan-out receives it again and again)."""
+
+    data: Optional[bytes] = None
+    msg: Optional[Msg] = None
+
+
+_last_args = _LastArgs()
 
 
 def decode_args(payload: pb.Payload, refs: Optional[Callable[[ResultRef], Any]] = None,
                 allow_pickle: bool = True) -> tuple[tuple, dict]:
+    """A call's (args, kwargs).  The same one-message payload received again is decoded once
+    (every call still gets a message object of its own)."""
+    if payload.kind == JSON and refs is None:
+        last = _last_args
+        if last.data is not None and payload.data == last.data:
+            return (copy.copy(last.msg),), {}
     data = decode(payload, refs, allow_pickle)
     if data is None:
         return (), {}
     if not isinstance(data, dict) or not isinstance(data.get("a"), (list, tuple)) or not isinstance(data.get("k"), dict):
         raise ValueError("malformed call arguments")
-    return tuple(data["a"]), dict(data["k"])
+    args = tuple(data["a"])
+    if payload.kind == JSON and refs is None and not data["k"] and len(args) == 1 and type(args[0]) is Msg \
+            and _msg_key(args[0]) is not None:
+        _last_args.data, _last_args.msg = payload.data, copy.copy(args[0])
+    return args, dict(data["k"])
 
 
 def digest(data: bytes) -> str:

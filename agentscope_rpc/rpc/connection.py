@@ -11,14 +11,12 @@ fetch the results it holds capabilities for.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import os
 import threading
-import uuid
 from typing import Any, Callable, Optional
 
 import grpc
 
+from ..message import new_id
 from . import codec, retry_strategy
 from ._proto import agent_server_pb2 as pb
 from ._proto import agent_server_pb2_grpc as pb_grpc
@@ -46,24 +44,6 @@ CHANNEL_OPTIONS = [
 ]
 
 
-class _TaskIds:
-    """Unique ids without a system call each: a random per-process prefix and a
-    counter (uuid4 reads os.urandom, ~28 us under load).  They must be unique,
-    not secret: a result is fetched by capability, not by knowing its id."""
-
-    def __init__(self) -> None:
-        self.reseed()
-        os.register_at_fork(after_in_child=self.reseed)  # a forked child must not repeat ids
-
-    def reseed(self) -> None:
-        self._prefix = uuid.uuid4().hex[:20]
-        self._count = itertools.count()
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._count):012x}"
-
-
-task_ids = _TaskIds()
 
 
 class Connection:
@@ -76,6 +56,7 @@ class Connection:
         self.retry: retry_strategy.RetryBase = retry_strategy.DEFAULT
         self.instance_id = ""  # the server process this connection last talked to
         self.capability_key = codec.capability_key(endpoint.token) if endpoint.token else None
+        self._public = codec.public(endpoint)  # what references to results made here name
         self._lock = threading.Lock()
         self._session: Optional[ClientSession] = None
         self._channel: Optional[grpc.aio.Channel] = None
@@ -159,9 +140,9 @@ class Connection:
              on_result: Optional[Callable[[Any], Any]] = None, timeout: Optional[float] = None,
              allow_pickle: bool = True) -> AsyncResult:
         """Start a call; returns its placeholder at once."""
-        task_id = task_ids.next()
+        task_id = new_id()
         placeholder = AsyncResult(
-            codec.make_ref(self.endpoint, task_id, self.capability_key), on_loop=self.runtime.in_loop_thread,
+            codec.ResultRef(self._public, task_id, key=self.capability_key), on_loop=self.runtime.in_loop_thread,
         )
         request = pb.CallRequest(
             task_id=task_id, agent_id=agent_id, method=method,
@@ -175,7 +156,7 @@ class Connection:
 
     def create(self, request: pb.CreateRequest, defines: tuple = ()) -> AsyncResult:
         """Queue an agent creation; the returned placeholder settles with its `Created` reply."""
-        request.request_id = request.request_id or task_ids.next()
+        request.request_id = request.request_id or new_id()
         ready = AsyncResult(on_loop=self.runtime.in_loop_thread)
         self._send(PendingCreate(request, ready, defines))
         return ready
@@ -184,7 +165,7 @@ class Connection:
         """Fetch a result by reference into `placeholder` (retried while the server is unreachable)."""
         if self.peer:
             self._peer_capability = f"{ref.task_id}:{ref.capability}"
-        request = pb.FetchRequest(request_id=task_ids.next(), task_id=ref.task_id, capability=ref.capability)
+        request = pb.FetchRequest(request_id=new_id(), task_id=ref.task_id, capability=ref.capability)
         self._send(PendingFetch(request, placeholder))
 
     # -- management (unary) --------------------------------------------------------------------

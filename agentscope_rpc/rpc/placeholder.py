@@ -91,7 +91,7 @@ class AsyncResult:
                 pass  # a local placeholder: wait for it below
             else:
                 self.exported = True
-                return False, self._ref
+                return False, self._ref.exported()
         return True, self.result()
 
     # -- consumer side -------------------------------------------------------------------

@@ -16,13 +16,13 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import uuid
 import weakref
 from typing import Any, Optional
 
 import cloudpickle
 
 from .. import runtime
+from ..message import new_id
 from ..models.registry import model_configs_json
 from . import codec, retry_strategy
 from ._proto import agent_server_pb2 as pb
@@ -163,7 +163,7 @@ def create_remote_agent(klass: type, args: tuple, kwargs: dict, options: Any, ag
         defines.append((pb.Define.MODEL_CONFIGS, configs_digest, configs))
     else:
         configs_digest = ""
-    agent_id = agent_id or f"{klass.__name__}_{uuid.uuid4().hex}"
+    agent_id = agent_id or f"{klass.__name__}_{new_id()}"
     request = pb.CreateRequest(
         agent_id=agent_id,
         class_name=klass.__qualname__,

@@ -67,8 +67,12 @@ def run_call(agent: Any, call: Call, rt: Any, allow_pickle: bool = True) -> Outc
         if call.refs:  # resolved already (the actor waits for them before running the call)
             args, kwargs = resolve_placeholders(args), resolve_placeholders(kwargs)
         func = getattr(agent, call.method)
-        with runtime_mod.bound(rt), speech.bind_sinks(call.relay, replace=True):
+        current, sinks = runtime_mod.enter(rt), speech.set_sinks((call.relay,))
+        try:
             value = func(*args, **kwargs)
+        finally:
+            speech.reset_sinks(sinks)
+            runtime_mod.leave(current)
         if isinstance(value, AsyncResult):  # a reply that returned a placeholder
             value = value.result()
         return _encode(value, allow_pickle)

@@ -143,13 +143,15 @@ class AgentHost:
         if actor.obj is not None and not callable(getattr(actor.obj, method, None)):
             raise AttributeError(f"{type(actor.obj).__name__} has no method {method!r}")
         refs: list = []
+        if codec.may_hold_refs(request.args):
+            def ref(value: codec.ResultRef) -> Any:
+                placeholder = self.runtime.placeholder_from_ref(value)
+                refs.append(placeholder)
+                return placeholder
 
-        def ref(value: codec.ResultRef) -> Any:
-            placeholder = self.runtime.placeholder_from_ref(value)
-            refs.append(placeholder)
-            return placeholder
-
-        args, kwargs = codec.decode_args(request.args, ref, self.allow_pickle)
+            args, kwargs = codec.decode_args(request.args, ref, self.allow_pickle)
+        else:
+            args, kwargs = codec.decode_args(request.args, None, self.allow_pickle)
         self.results.begin(task_id)
         call = Call(task_id, method, args, kwargs, relay, refs, on_outcome)
         for placeholder in refs:  # fetched while the call waits its turn

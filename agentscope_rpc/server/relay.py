@@ -33,7 +33,8 @@ class CallRelay:
         self._loop = loop
         self._lock = threading.Lock()
         self._room: Optional[threading.Condition] = None  # made when a producer first has to wait
-        self._buffer = SpeakBuffer(max_steps)
+        self._max_steps = max_steps
+        self._buffer: Optional[SpeakBuffer] = None  # made when the call first speaks
         self._listener: Optional[Callable[[], None]] = None
         self._notified = False
         self.cancelled = False
@@ -46,10 +47,11 @@ class CallRelay:
         with self._lock:
             if self.cancelled:
                 raise StreamCancelledError("the caller cancelled this call")
-            step = self._buffer.step(event)
-            while not self._buffer.offer(step, fold=True):
+            buffer = self._buffer or self._new_buffer()
+            step = buffer.step(event)
+            while not buffer.offer(step, fold=True):
                 if on_loop:
-                    self._buffer.force(step)
+                    buffer.force(step)
                     break
                 if self._room is None:
                     self._room = threading.Condition(self._lock)
@@ -64,13 +66,13 @@ class CallRelay:
         with self._lock:
             if self.cancelled:
                 raise StreamCancelledError("the caller cancelled this call")
-            self._buffer.add_object("put", obj)
+            (self._buffer or self._new_buffer()).add_object("put", obj)
             self._queued()
 
     def stop_stream(self) -> None:
         """`stop_stream()` in agent code: ends the caller's app stream."""
         with self._lock:
-            self._buffer.add_object("stop")
+            (self._buffer or self._new_buffer()).add_object("stop")
             self._queued()
 
     def track(self, placeholder: Any) -> None:
@@ -82,9 +84,13 @@ class CallRelay:
             self._nested = weakref.WeakSet()
         self._nested.add(placeholder)
 
+    def _new_buffer(self) -> SpeakBuffer:
+        self._buffer = SpeakBuffer(self._max_steps)
+        return self._buffer
+
     def _queued(self) -> None:
         """(locked) Tell the session, once per batch, that events wait."""
-        size = len(self._buffer)
+        size = len(self._buffer)  # type: ignore[arg-type]
         if size > self.high_water:
             self.high_water = size
         if self._listener is not None and not self._notified:
@@ -105,7 +111,7 @@ class CallRelay:
         """`callback()` runs on the loop when events wait to be taken."""
         with self._lock:
             self._listener = callback
-            pending = len(self._buffer) > 0
+            pending = self._buffer is not None and len(self._buffer) > 0
             self._notified = pending
         if pending:
             self._loop.call_soon(callback)
@@ -113,19 +119,21 @@ class CallRelay:
     def take(self, encode: Callable[[Any], Any]) -> list:
         """Everything queued, as (kind, value) event parts; producers waiting for room go on."""
         with self._lock:
-            items = self._buffer.take(encode)
+            items = self._buffer.take(encode) if self._buffer is not None else []
             self._notified = False
             if self._room is not None:
                 self._room.notify_all()
         return items
 
     def pending(self) -> bool:
-        return len(self._buffer) > 0
+        buffer = self._buffer
+        return buffer is not None and len(buffer) > 0
 
     def cancel(self) -> None:
         with self._lock:
             self.cancelled = True
-            self._buffer.clear()
+            if self._buffer is not None:
+                self._buffer.clear()
             if self._room is not None:
                 self._room.notify_all()
         for placeholder in list(self._nested or ()):

@@ -38,7 +38,8 @@ class ResultStore:
         self.unknown_grace = unknown_grace
         self._running: dict[str, Optional[list]] = {}  # task id -> fetchers waiting (futures) or None
         self._kept: "OrderedDict[str, tuple]" = OrderedDict()  # task id -> (outcome, size, expires)
-        self._recent: "OrderedDict[str, None]" = OrderedDict()
+        self._recent: set = set()  # released ids, in two generations of at most RECENT_IDS / 2
+        self._older: set = set()
         self._unknown: dict[str, list] = {}  # task id not seen yet -> fetchers waiting
         self._waiting_unknown = 0
         self.bytes = 0
@@ -48,7 +49,7 @@ class ResultStore:
         return len(self._kept)
 
     def known(self, task_id: str) -> bool:
-        return task_id in self._running or task_id in self._kept or task_id in self._recent
+        return task_id in self._running or task_id in self._kept or task_id in self._recent or task_id in self._older
 
     # -- calls -------------------------------------------------------------------------
     def begin(self, task_id: str) -> None:
@@ -77,9 +78,9 @@ class ResultStore:
 
     def _remember(self, task_id: str) -> None:
         recent = self._recent
-        recent[task_id] = None
-        if len(recent) > RECENT_IDS:
-            recent.popitem(last=False)
+        recent.add(task_id)
+        if len(recent) > RECENT_IDS // 2:  # the oldest generation is forgotten
+            self._older, self._recent = recent, set()
 
     def _evict(self) -> None:
         now = time.monotonic()
@@ -112,7 +113,7 @@ class ResultStore:
             finally:
                 if not future.done() and task_id in self._running and future in (self._running[task_id] or ()):
                     self._running[task_id].remove(future)  # type: ignore[union-attr]
-        if task_id in self._recent:
+        if task_id in self._recent or task_id in self._older:
             raise ResultExpiredError(f"the result of task {task_id} is no longer kept")
         return await self._fetch_unknown(task_id, loop)
 
