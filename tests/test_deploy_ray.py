@@ -172,6 +172,8 @@ def test_a_killed_server_is_restarted_by_ray_and_takes_new_agents(fleet: RayFlee
     after = status[0]
     assert after["pid"] != before["pid"] and after["node_id"] == before["node_id"]  # same node, new process
     assert int(server_info(after["address"])["agent_count"]) == 0  # state is not restored
+    with pytest.raises(AgentServerNotAliveError):  # the old proxy, after the restart too
+        doomed(Msg("user", "after ", role="user")).result(timeout=30)
     fresh = [Appender(f"fresh{i}", to_dist=fleet) for i in range(3)]
     on_restarted = [a for a in fresh if a.endpoint.address == after["address"].address]
     assert len(on_restarted) == 1
