@@ -42,6 +42,15 @@ def settle(agents: list) -> None:
         agent.wait_ready(timeout=30)
 
 
+def test_the_public_names_of_the_deploy_package_are_pinned() -> None:
+    import agentscope_rpc.deploy as deploy
+
+    assert set(deploy.__all__) == {
+        "ServerAddress", "ServerFleet", "launch_local_fleet", "PlacementPolicy", "RoundRobin", "LeastLoaded",
+        "server_info", "start_ray_fleet", "RayFleet",
+    }
+
+
 # -- addresses -----------------------------------------------------------------------
 @pytest.mark.parametrize("spec, expected", [
     ("10.0.0.2:7100", ("10.0.0.2", 7100, "tok")),
