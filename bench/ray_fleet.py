@@ -4,8 +4,8 @@
 
 A `LocalRayCluster` (head + workers on 127.0.0.2-4, 1 CPU each) is started
 once; each repeat then times `start_ray_fleet` (servers spread over the
-nodes, at most 2 per node), creating the agents one after another with
-`to_dist=fleet` (round-robin, then as many again least-loaded), a killed
+nodes, at most 2 per node), creating the agents with `to_dist=fleet`
+until every one is built (round-robin, then as many again least-loaded), a killed
 server coming back (Ray restarts it; the fleet learns its new port) and
 `fleet.stop()`.  Prints one line `BENCH_JSON {"runs": [...], "notes": ...}`
 (bench/_common.py's format); progress goes to stderr.  Needs the `ray`
@@ -54,12 +54,16 @@ def one_run(args: argparse.Namespace) -> dict:
 
         started = _common.now()
         agents = [AgentBase(f"a{i}", to_dist=fleet) for i in range(args.agents)]
+        for agent in agents:  # creation is pipelined: done when every server has built its agents
+            agent.wait_ready(timeout=120)
         create_rr = _common.now() - started
         _common.note(f"{args.agents} agents (round-robin) in {create_rr:.2f} s")
 
         fleet.policy = LeastLoaded()
         started = _common.now()
-        agents += [AgentBase(f"b{i}", to_dist=fleet) for i in range(args.agents)]
+        more = [AgentBase(f"b{i}", to_dist=fleet) for i in range(args.agents)]
+        for agent in more:
+            agent.wait_ready(timeout=120)
         create_ll = _common.now() - started
         _common.note(f"{args.agents} more (least-loaded) in {create_ll:.2f} s")
         counts = sorted(c or 0 for c in fleet.agent_counts().values())
@@ -108,8 +112,8 @@ def main() -> None:
             runs.append(run)
         _common.emit({"runs": runs, "notes": (
             f"LocalRayCluster: {args.nodes} raylets on 127.0.0.2-{args.nodes + 1}, 1 CPU each, one machine; "
-            f"{args.cpus_per_server} CPU reserved per server; agents are AgentBase, created one after another, "
-            "each confirmed by its server; least-loaded refreshes the servers' counts every second")})
+            f"{args.cpus_per_server} CPU reserved per server; agents are AgentBase, created with to_dist=fleet (pipelined), "
+            "timed until every server has built them (wait_ready); least-loaded refreshes the servers' counts every second")})
     except Exception as err:  # pylint: disable=broad-except
         _common.emit({"error": f"{type(err).__name__}: {err}"})
         code = 1

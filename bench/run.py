@@ -239,18 +239,23 @@ def table(results: dict, systems: list) -> str:
 
 
 def _publish(record: dict, no_plot: bool, save_json: bool) -> None:
-    """Print the table; write latest.md (and the JSON, the plot)."""
+    """Print the table; write latest.md (and the JSON, the plot).
+
+    A run of paper_sim cases only writes paper_sim-latest.md/.json instead,
+    so that it does not replace the whole suite's latest run.
+    """
     text = table(record["results"], record["systems"])
     header = (f"agentscope-rpc bench, {record['when']}, {record.get('cores', os.cpu_count())} cores, "
               f"{'quick, ' if record['quick'] else ''}{record['repeats']} run(s) per workload, medians\n")
     print("\n" + header + text)
+    latest = "paper_sim-latest" if all(w in PAPER_SIM for w in record["results"]) else "latest"
     if save_json:
         path = os.path.join(RESULTS, f"run-{record['when']}.json")
-        for p in (path, os.path.join(RESULTS, "latest.json")):
+        for p in (path, os.path.join(RESULTS, f"{latest}.json")):
             with open(p, "w", encoding="utf-8") as fh:
                 json.dump(record, fh, indent=1)
         print(f"\nresults: {os.path.relpath(path, ROOT)}")
-    with open(os.path.join(RESULTS, "latest.md"), "w", encoding="utf-8") as fh:
+    with open(os.path.join(RESULTS, f"{latest}.md"), "w", encoding="utf-8") as fh:
         fh.write("```\n" + header + text + "\n```\n")
     if not no_plot:
         try:

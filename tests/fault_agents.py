@@ -49,7 +49,15 @@ def label_of(x: Any) -> str:
     return words[0] if words else "none"
 
 
-class RunCounter(AgentBase):
+class Pingable(AgentBase):
+    """`ping()` answers "pong": a call that proves the agent exists (creation may be pipelined)."""
+
+    def ping(self) -> str:
+        """Answers "pong"."""
+        return "pong"
+
+
+class RunCounter(Pingable):
     """Records every call it starts in `<marker_dir>/<name>.runs`, says so, then works.
 
     `mode="sleep"`: speaks "started" and sleeps `hold` seconds.
@@ -97,7 +105,7 @@ def crunch(seconds: float) -> int:
     return rounds
 
 
-class Cruncher(AgentBase):
+class Cruncher(Pingable):
     """A busy but healthy agent: computes in pure Python for `x.content` seconds."""
 
     def reply(self, x: Optional[Msg] = None) -> Msg:
@@ -110,7 +118,7 @@ def letters(n: int) -> str:
     return "".join(chr(97 + i % 26) for i in range(n))
 
 
-class Flood(AgentBase):
+class Flood(Pingable):
     """Speaks `n` one-character deltas as fast as it can; replies with the spoken Msg."""
 
     def __init__(self, name: str, n: int) -> None:
@@ -139,7 +147,7 @@ def _raise(kind: str) -> None:
     raise ValueError(f"unknown kind {kind!r}")
 
 
-class Exiter(AgentBase):
+class Exiter(Pingable):
     """Agent code that raises BaseExceptions: `reply`/`boom` (sync), `aboom` (async)."""
 
     def reply(self, x: Optional[Msg] = None) -> Msg:
@@ -157,12 +165,8 @@ class Exiter(AgentBase):
         _raise(kind)
         return "unreachable"
 
-    def ping(self) -> str:
-        """Answers "pong": the server still serves this agent."""
-        return "pong"
 
-
-class Payload(AgentBase):
+class Payload(Pingable):
     """Replies with `size` characters (a large result nobody exports)."""
 
     def __init__(self, name: str, size: int) -> None:
@@ -184,7 +188,7 @@ class Box:
         self.value = value
 
 
-class Inspector(AgentBase):
+class Inspector(Pingable):
     """Reports what it received, pickled (as hex): the argument, and the reference of a boxed placeholder."""
 
     def inspect(self, box: Box) -> dict:

@@ -121,6 +121,13 @@ def settled(value: Any, timeout: float = 30.0) -> Any:
     return value.result(timeout=timeout) if isinstance(value, AsyncResult) else value
 
 
+def ready(agent: Any, timeout: float = 60.0) -> Any:
+    """Wait until a remote agent exists on its server (its creation may be pipelined behind
+    the call that returned the proxy); raw requests on other streams can then find it."""
+    assert settled(agent.ping(), timeout) == "pong"
+    return agent
+
+
 def process_state(pid: int) -> str:
     """psutil's status of `pid` ("running", "sleeping", "stopped", ...), or "gone"."""
     try:

@@ -35,6 +35,22 @@ def server_of(agent: RemoteAgent) -> str:
     return agent.endpoint.address
 
 
+def settle(agents: list) -> None:
+    """Wait until each agent is built: creation is pipelined, and servers count
+    only the agents they have built."""
+    for agent in agents:
+        agent.wait_ready(timeout=30)
+
+
+def test_the_public_names_of_the_deploy_package_are_pinned() -> None:
+    import agentscope_rpc.deploy as deploy
+
+    assert set(deploy.__all__) == {
+        "ServerAddress", "ServerFleet", "launch_local_fleet", "PlacementPolicy", "RoundRobin", "LeastLoaded",
+        "server_info", "start_ray_fleet", "RayFleet",
+    }
+
+
 # -- addresses -----------------------------------------------------------------------
 @pytest.mark.parametrize("spec, expected", [
     ("10.0.0.2:7100", ("10.0.0.2", 7100, "tok")),
@@ -83,7 +99,7 @@ def test_an_existing_agent_moves_to_the_fleet_with_its_memory(local_fleet: Serve
     assert isinstance(remote, RemoteAgent)
     assert server_of(remote) in {s.address for s in local_fleet.endpoints()}
     assert [m.content for m in remote.get_memory()] == ["remember me"]
-    assert remote.add(2, 3).result(timeout=30) == 5
+    assert remote.add(2, 3) == 5  # a plain method returns its value (AgentScope 0.1.6)
     remote.delete()
 
 
@@ -110,12 +126,15 @@ def test_bad_policies_are_refused() -> None:
 def test_least_loaded_fills_the_emptiest_servers_first(server_factory: object) -> None:
     busy, idle = server_factory(), server_factory()
     early = [Appender(f"early{i}", to_dist=busy.options) for i in range(3)]
+    settle(early)
     fleet = ServerFleet([busy.options, idle.options], policy="least_loaded")
     assert fleet.agent_counts() == {f"127.0.0.1:{busy.port}": 3, f"127.0.0.1:{idle.port}": 0}
-    placed = [server_of(Appender(f"ll{i}", to_dist=fleet)) for i in range(5)]
+    later = [Appender(f"ll{i}", to_dist=fleet) for i in range(5)]
+    placed = [server_of(a) for a in later]
     idle_address = f"127.0.0.1:{idle.port}"
     assert placed[:3] == [idle_address] * 3  # the idle server catches up first
     assert Counter(placed) == {idle_address: 4, f"127.0.0.1:{busy.port}": 1}  # then they alternate
+    settle(later)
     assert set(fleet.agent_counts().values()) == {4}
     assert len(early) == 3
 
@@ -124,6 +143,7 @@ def test_least_loaded_counts_what_the_servers_report_after_deletions(server_fact
     a, b = server_factory(), server_factory()
     fleet = ServerFleet([a.options, b.options], policy=LeastLoaded(refresh_s=0.0))
     first = [Appender(f"d{i}", to_dist=fleet) for i in range(4)]
+    settle(first)
     assert Counter(server_of(x) for x in first) == {f"127.0.0.1:{a.port}": 2, f"127.0.0.1:{b.port}": 2}
     for agent in first:
         if agent.endpoint.port == a.port:
@@ -133,7 +153,7 @@ def test_least_loaded_counts_what_the_servers_report_after_deletions(server_fact
 
 def test_least_loaded_skips_a_dead_server_and_says_when_none_answers(server_factory: object) -> None:
     alive, doomed = server_factory(), server_factory()
-    fleet = ServerFleet([doomed.options, alive.options], policy=LeastLoaded(refresh_s=0.0, timeout=1.0))
+    fleet = ServerFleet([doomed.options, alive.options], policy=LeastLoaded(refresh_s=0.0))
     doomed.stop()
     placed = {server_of(Appender(f"s{i}", to_dist=fleet)) for i in range(3)}
     assert placed == {f"127.0.0.1:{alive.port}"}
@@ -154,8 +174,8 @@ def test_a_fleet_of_given_servers_leaves_them_running(server: object) -> None:
     with ServerFleet([server.options]) as fleet:
         agent = Appender("stays", to_dist=fleet)
     assert fleet.stopped
-    assert server_info(ServerAddress.parse(server.options))["agent_count"] in ("1", 1)
     assert agent(Msg("user", "still ", role="user")).result(timeout=30).content == "still stays"
+    assert server_info(ServerAddress.parse(server.options))["agent_count"] == 1
     with pytest.raises(RuntimeError, match="stopped"):
         Appender("late", to_dist=fleet)
 
@@ -164,10 +184,10 @@ def test_a_launched_fleet_stops_its_servers() -> None:
     with launch_local_fleet(2, policy=RoundRobin()) as fleet:
         addresses = fleet.endpoints()
         assert len({a.port for a in addresses}) == 2 and len({a.token for a in addresses}) == 1
-        assert all(int(server_info(a)["agent_count"]) == 0 for a in addresses)
+        assert all(server_info(a)["agent_count"] == 0 for a in addresses)
     for address in addresses:
         with pytest.raises(AgentServerNotAliveError):
-            server_info(address, timeout=1.0)
+            server_info(address)
 
 
 def test_an_empty_fleet_places_nothing_and_never_builds_the_agent_here() -> None:

@@ -43,11 +43,14 @@ CPUS = 0.25  # per server: several fleets fit on the 1-CPU nodes at once
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalRayCluster]:
     local = LocalRayCluster(nodes=3)
-    try:
-        local.start()
-    except Exception as err:  # pylint: disable=broad-except
-        local.shutdown()
-        pytest.skip(f"a local Ray cluster cannot start here: {type(err).__name__}: {err}")
+    for attempt in (1, 2):  # a second try: Ray gives a node 30 s to register, a loaded machine can miss that
+        try:
+            local.start()
+            break
+        except Exception as err:  # pylint: disable=broad-except
+            local.shutdown()
+            if attempt == 2:
+                pytest.skip(f"a local Ray cluster cannot start here: {type(err).__name__}: {err}")
     try:
         yield local
     finally:
@@ -127,7 +130,7 @@ def test_to_dist_places_round_robin_or_least_loaded_across_the_nodes(fleet: RayF
     assert [a(Msg("user", "to ", role="user")).result(timeout=30).content for a in agents] == \
         [f"to rr{i}" for i in range(6)]
     busiest = next(s for s in fleet.endpoints() if s.address == placed[0])
-    extra = Appender("extra", to_dist=busiest.options())
+    extra = Appender("extra", to_dist=busiest.options()).wait_ready(timeout=30)  # counted by its server
     policy, fleet.policy = fleet.policy, LeastLoaded(refresh_s=0.0)
     try:  # the server with the extra agent is skipped until the others catch up
         later = [Appender(f"ll{i}", to_dist=fleet).endpoint.address for i in range(2)]
@@ -169,6 +172,8 @@ def test_a_killed_server_is_restarted_by_ray_and_takes_new_agents(fleet: RayFlee
     after = status[0]
     assert after["pid"] != before["pid"] and after["node_id"] == before["node_id"]  # same node, new process
     assert int(server_info(after["address"])["agent_count"]) == 0  # state is not restored
+    with pytest.raises(AgentServerNotAliveError):  # the old proxy, after the restart too
+        doomed(Msg("user", "after ", role="user")).result(timeout=30)
     fresh = [Appender(f"fresh{i}", to_dist=fleet) for i in range(3)]
     on_restarted = [a for a in fresh if a.endpoint.address == after["address"].address]
     assert len(on_restarted) == 1
@@ -188,7 +193,9 @@ def test_a_server_stopped_from_outside_is_restarted_too(fleet: RayFleet) -> None
     after = fleet.wait_for(lambda s: s[1]["state"] == "up" and s[1]["restarts"] == before["restarts"] + 1,
                            timeout=120)[1]
     assert after["pid"] != before["pid"]
-    assert Appender("again", to_dist=after["address"].options())(Msg("user", "", role="user")).content == "again"
+    again = Appender("again", to_dist=after["address"].options())
+    assert again(Msg("user", "", role="user")).content == "again"
+    again.delete()
 
 
 def test_removing_a_node_mid_game_ends_it_naming_the_lost_players(cluster: LocalRayCluster,

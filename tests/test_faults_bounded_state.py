@@ -20,7 +20,7 @@ import pytest
 
 import raw_wire as raw
 from fault_agents import Payload
-from fault_tools import rss_mb
+from fault_tools import ready, rss_mb
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -37,7 +37,7 @@ def rounds_growth(server, rounds: int, work) -> tuple:
 
 def test_abandoned_fetches_for_unknown_tasks_are_forgotten(server):
     per_round, frame = 20_000, 2_000
-    agent = Payload("anchor", 10, to_dist=server.options)
+    agent = ready(Payload("anchor", 10, to_dist=server.options))
     target = raw.Target.of(server)
 
     def work(i: int) -> None:
@@ -77,7 +77,7 @@ def test_delivered_results_are_freed(server):
 def test_per_caller_state_is_dropped_with_the_caller(server):
     """Many callers: distinct caller ids on one session, or (new wire) one session each."""
     per_round, frame = (15_000, 1_500) if raw.HAS_CALLER_ID else (600, 10)
-    agent = Payload("tiny", 10, to_dist=server.options)
+    agent = ready(Payload("tiny", 10, to_dist=server.options))
     target = raw.Target.of(server)
 
     def one_session(requests: list) -> None:

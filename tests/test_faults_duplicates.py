@@ -15,7 +15,7 @@ import pytest
 import raw_wire as raw
 from agentscope_rpc.message import Msg
 from fault_agents import RunCounter, read_runs
-from fault_tools import wait_until
+from fault_tools import ready, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -25,7 +25,7 @@ PAIRS = list(itertools.product(raw.CALL_TRANSPORTS, repeat=2))
 @pytest.mark.parametrize("first,again", PAIRS, ids=[f"{a}+{b}" for a, b in PAIRS])
 def test_a_task_id_runs_once(server, tmp_path, first, again):
     marks = str(tmp_path)
-    agent = RunCounter("dup", marks, hold=1.5, to_dist=server.options)
+    agent = ready(RunCounter("dup", marks, hold=1.5, to_dist=server.options))
     target = raw.Target.of(server)
     try:
         request = raw.call_request(agent.agent_id, args=raw.json_args(Msg("user", "once", "user")))

@@ -92,6 +92,7 @@ def test_the_probe_is_live_on_a_default_server(server, tmp_path):
     target = raw.Target.of(server)
     try:
         agent = Appender("plain", to_dist=server.options)
+        assert agent(None).result(timeout=30).content == "plain"  # it exists before the raw call
         marker = str(tmp_path / "unpickled")
         raw.call(target, raw.call_request(agent.agent_id, args=raw.pickle_payload(raw.marker_pickle(marker))))
         assert os.path.exists(marker)

@@ -67,21 +67,21 @@ class ServerFleet:
         return servers[0].token if servers else ""
 
     # -- looking at the servers --------------------------------------------------------
-    def server_infos(self, timeout: float = 2.0) -> dict:
+    def server_infos(self) -> dict:
         """`{"host:port": info dict, or None when it does not answer}` for every server."""
         infos = {}
         for server in self.endpoints():
             try:
-                infos[server.address] = server_info(server, timeout)
+                infos[server.address] = server_info(server)
             except AgentServerNotAliveError:
                 infos[server.address] = None
         return infos
 
-    def agent_counts(self, timeout: float = 2.0) -> dict:
+    def agent_counts(self) -> dict:
         """`{"host:port": agents hosted, or None}` as the servers report them."""
         return {
             address: None if info is None else int(info["agent_count"])
-            for address, info in self.server_infos(timeout).items()
+            for address, info in self.server_infos().items()
         }
 
     # -- lifetime ----------------------------------------------------------------------

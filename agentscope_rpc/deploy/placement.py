@@ -51,11 +51,9 @@ class LeastLoaded:
     def __init__(
         self,
         refresh_s: float = 1.0,
-        timeout: float = 2.0,
-        load_of: Optional[Callable[[ServerAddress, float], int]] = None,
+        load_of: Optional[Callable[[ServerAddress], int]] = None,
     ) -> None:
         self.refresh_s = refresh_s
-        self.timeout = timeout
         self._load_of = load_of or agent_count
         self._lock = threading.Lock()
         self._counts: dict = {}  # ServerAddress -> int (None: did not answer)
@@ -83,7 +81,7 @@ class LeastLoaded:
 
     def _ask(self, server: ServerAddress) -> Optional[int]:
         try:
-            return self._load_of(server, self.timeout)
+            return self._load_of(server)
         except AgentServerNotAliveError:
             return None
 

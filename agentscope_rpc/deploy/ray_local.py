@@ -19,6 +19,7 @@ import shutil
 import tempfile
 from typing import Any, Optional
 
+import psutil
 import ray
 from ray.cluster_utils import Cluster
 
@@ -60,7 +61,8 @@ class LocalRayCluster:
         return sorted(self._cluster.worker_nodes, key=lambda n: tuple(int(p) for p in n.node_ip_address.split(".")))
 
     def start(self) -> "LocalRayCluster":
-        """Start the head and the worker nodes."""
+        """Start the head and the worker nodes (again after a `shutdown()`)."""
+        self._next_ip = FIRST_ADDRESS
         self._tmp = tempfile.mkdtemp(prefix="asr-ray-", dir="/tmp")  # short: Ray's socket paths have a limit
         self._saved_tmpdir = os.environ.get("RAY_TMPDIR")
         os.environ["RAY_TMPDIR"] = self._tmp
@@ -110,6 +112,7 @@ class LocalRayCluster:
                 cluster, self._cluster = self._cluster, None
                 cluster.shutdown()
         finally:
+            self._kill_leftovers()
             if self._saved_tmpdir is None:
                 os.environ.pop("RAY_TMPDIR", None)
             else:
@@ -117,6 +120,23 @@ class LocalRayCluster:
             if self._tmp is not None:
                 shutil.rmtree(self._tmp, ignore_errors=True)
                 self._tmp = None
+
+    def _kill_leftovers(self) -> None:
+        """Kill this process's own descendants that still run in the cluster's
+        directory: what a node that failed half-way through starting left behind
+        (Ray then has no handle on them)."""
+        if not self._tmp:
+            return
+        try:
+            children = psutil.Process().children(recursive=True)
+        except psutil.Error:
+            return
+        for child in children:
+            try:
+                if any(self._tmp in part for part in child.cmdline()):
+                    child.kill()
+            except psutil.Error:  # already gone
+                continue
 
     def _ip(self) -> str:
         ip = f"127.0.0.{self._next_ip}"

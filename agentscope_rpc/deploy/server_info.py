@@ -1,45 +1,35 @@
 """What a fleet asks its servers: `GetServerInfo` (pid, agent count, ...).
 
-This is the one place the deploy package talks to a server directly.  It
-uses the client that agent proxies use today; when `agentscope_rpc.rpc`
-offers AgentScope v0's `RpcClient(host, port, token).get_server_info()`,
-only `_query` changes.
+The one place the deploy package talks to a server directly, through
+AgentScope v0's management client (`agentscope_rpc.rpc.RpcClient`), which
+shares the runtime's connection to that server with the agents' proxies.
 """
 from __future__ import annotations
 
-from google.protobuf.json_format import MessageToDict
-
-from ..exception import AgentServerError, AgentServerNotAliveError
-from ..rpc._proto import agent_server_pb2 as pb
-from ..rpc.client import RpcClient
-from ..rpc.proxy import resolve_endpoint
+from ..rpc import RpcClient
 from .address import ServerAddress
 
 
-def server_info(server: ServerAddress, timeout: float = 2.0) -> dict:
+def server_info(server: ServerAddress) -> dict:
     """The server's own account of itself: pid, agent_count, running_calls, uptime_s, ...
 
-    Raises `AgentServerNotAliveError` when the server does not answer
-    within `timeout` seconds, `AgentServerError` when it refuses (e.g. a
-    wrong token).
+    Raises `AgentServerNotAliveError` when the server cannot be reached
+    (within the client's management deadline), `AgentServerError` when it
+    refuses (e.g. `AuthenticationError` for a wrong token).
     """
-    try:
-        return _query(server, timeout)
-    except (AgentServerError, AgentServerNotAliveError):
-        raise
-    except TimeoutError:
-        raise AgentServerNotAliveError(
-            f"agent server {server.address} did not answer within {timeout}s", server.host, server.port,
-        ) from None
+    tls = dict(server.tls)
+    return RpcClient(server.host, server.port, token=server.token,
+                     tls_root_cert=_pem(tls.get("tls_root_cert", ""))).get_server_info()
 
 
-def agent_count(server: ServerAddress, timeout: float = 2.0) -> int:
+def agent_count(server: ServerAddress) -> int:
     """How many agents the server hosts now."""
-    return int(server_info(server, timeout)["agent_count"])
+    return int(server_info(server)["agent_count"])
 
 
-def _query(server: ServerAddress, timeout: float) -> dict:
-    endpoint, _ = resolve_endpoint(server.options())
-    client = RpcClient.get(endpoint)
-    reply = client.run(client.unary("GetServerInfo", pb.Empty(), deadline=timeout), timeout=timeout * 4 + 1)
-    return MessageToDict(reply, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+def _pem(value: str) -> str:
+    """A PEM given inline or as a path (as `to_dist`'s TLS options take it)."""
+    if not value or "-----BEGIN" in value:
+        return value
+    with open(value, encoding="utf-8") as fh:
+        return fh.read()
