@@ -41,77 +41,50 @@ RELEASE_DELAY_S = 0.05  # releases wait at most this long for a frame to ride on
 
 
 class PendingCall:
-    """One call in flight."""
+    """One call in flight; `item` is its serialized `ClientItem`, made by the caller's thread."""
 
-    __slots__ = ("request", "events", "timeout", "timer", "lane_used", "session", "attempt")
+    __slots__ = ("request_id", "item", "events", "timeout", "timer", "lane_used", "session", "attempt")
 
-    def __init__(self, request: pb.CallRequest, events: CallEvents, timeout: Optional[float]) -> None:
-        self.attempt = 0  # sends that never reached a server (see ClientSession._die)
-        self.request = request
+    def __init__(self, request_id: str, item: bytes, events: CallEvents, timeout: Optional[float]) -> None:
+        self.request_id = request_id
+        self.item = item
         self.events = events
         self.timeout = timeout
         self.timer: Optional[asyncio.TimerHandle] = None
         self.lane_used = events.on_result is not None  # outcome goes through the lane
         self.session: Optional["ClientSession"] = None
-
-    @property
-    def request_id(self) -> str:
-        return self.request.task_id
-
-    def item(self) -> pb.ClientItem:
-        return pb.ClientItem(call=self.request)
+        self.attempt = 0  # sends that never reached a server (see ClientSession._die)
 
     def cancel(self) -> None:
         """The placeholder's handle: abandon the call (from any thread)."""
         session = self.session
         if session is not None:
-            session.cancel(self.request.task_id)
+            session.cancel(self.request_id)
 
 
 class PendingCreate:
     """One creation in flight; `ready` is settled with its `Created` reply or its error."""
 
-    __slots__ = ("request", "ready", "defines", "attempt")
+    __slots__ = ("request_id", "item", "ready", "defines", "attempt")
 
     def __init__(self, request: pb.CreateRequest, ready: Any, defines: tuple) -> None:
-        self.attempt = 0
-        self.request = request
+        self.request_id = request.request_id
+        self.item = pb.ClientItem(create=request).SerializeToString()
         self.ready = ready
         self.defines = defines  # (kind, digest, data) blobs it refers to
-
-    @property
-    def request_id(self) -> str:
-        return self.request.request_id
-
-    def item(self) -> pb.ClientItem:
-        return pb.ClientItem(create=self.request)
+        self.attempt = 0
 
 
 class PendingFetch:
     """One fetch of a result by task id; settles `placeholder`."""
 
-    __slots__ = ("request", "placeholder", "attempt")
+    __slots__ = ("request_id", "item", "placeholder", "attempt")
 
     def __init__(self, request: pb.FetchRequest, placeholder: Any) -> None:
-        self.request = request
+        self.request_id = request.request_id
+        self.item = pb.ClientItem(fetch=request).SerializeToString()
         self.placeholder = placeholder
         self.attempt = 0
-
-    @property
-    def request_id(self) -> str:
-        return self.request.request_id
-
-    def item(self) -> pb.ClientItem:
-        return pb.ClientItem(fetch=self.request)
-
-
-def _request_id(item: pb.ClientItem) -> str:
-    kind = item.WhichOneof("item")
-    if kind == "call":
-        return item.call.task_id
-    if kind in ("create", "fetch"):
-        return getattr(item, kind).request_id
-    return ""
 
 
 class ClientSession:
@@ -181,10 +154,12 @@ class ClientSession:
     def _control_items(self) -> list:
         items = []
         if self._credits:
-            items += [pb.ClientItem(credit=pb.Credit(request_id=r, events=n)) for r, n in self._credits.items()]
+            for request_id, events in self._credits.items():
+                credit = pb.ClientItem(credit=pb.Credit(request_id=request_id, events=events))
+                items.append(("", credit.SerializeToString()))
             self._credits = {}
         if self._releases:
-            items.append(pb.ClientItem(release=pb.Release(task_ids=self._releases)))
+            items.append(("", pb.ClientItem(release=pb.Release(task_ids=self._releases)).SerializeToString()))
             self._releases = []
         if self._release_timer is not None:
             self._release_timer.cancel()
@@ -192,23 +167,41 @@ class ClientSession:
         return items
 
     def _items_of(self, batch: list) -> list:
+        """(request id, item bytes) to send, in order; requests too large for the server fail here."""
         items = []
+        limit = self.hello.max_request_bytes if self.hello is not None else self.conn.max_request_bytes
         for pending in batch:
-            if isinstance(pending, pb.ClientItem):
-                items.append(pending)
+            if isinstance(pending, bytes):  # a cancel
+                items.append(("", pending))
                 continue
-            if isinstance(pending, PendingCall) and pending.events.placeholder.done():
-                self.requests.pop(pending.request_id, None)  # abandoned before it was sent
-                continue
-            if isinstance(pending, PendingCreate):
+            if isinstance(pending, PendingCall):
+                if pending.events.placeholder.done():
+                    self.requests.pop(pending.request_id, None)  # abandoned before it was sent
+                    continue
+                if pending.timeout is not None and pending.timer is None:
+                    pending.timer = asyncio.get_running_loop().call_later(pending.timeout, self._expire, pending)
+            elif isinstance(pending, PendingCreate):
                 for kind, digest, data in pending.defines:
                     if digest not in self._defined:
                         self._defined.add(digest)
-                        items.append(pb.ClientItem(define=pb.Define(kind=kind, digest=digest, data=data)))
-            if isinstance(pending, PendingCall) and pending.timeout is not None and pending.timer is None:
-                pending.timer = asyncio.get_running_loop().call_later(pending.timeout, self._expire, pending)
-            items.append(pending.item())
+                        define = pb.ClientItem(define=pb.Define(kind=kind, digest=digest, data=data))
+                        items.append(("", define.SerializeToString()))
+            if len(pending.item) > limit:
+                self.requests.pop(pending.request_id, None)
+                self._refuse_locally(pending, exc.MessageTooLargeError(
+                    f"request of {len(pending.item)} bytes exceeds the limit of {limit} bytes of "
+                    f"{self.conn.endpoint.address}"))
+                continue
+            items.append((pending.request_id, pending.item))
         return items
+
+    def _refuse_locally(self, pending: Any, error: BaseException) -> None:
+        if isinstance(pending, PendingCall):
+            self._fail_call(pending, error)
+        elif isinstance(pending, PendingCreate):
+            pending.ready._set_exception(error)  # pylint: disable=protected-access
+        else:
+            pending.placeholder._set_exception(error)  # pylint: disable=protected-access
 
     async def _write_loop(self) -> None:
         try:
@@ -221,7 +214,7 @@ class ClientSession:
                     batch, self._outbox = self._outbox, []
                     self._scheduled = False
                 items = self._items_of(batch) + self._control_items()
-                for frame in frames.pack(items, pb.ClientItem, pb.ClientFrame, _request_id):
+                for frame in frames.pack(items, pb.ClientItem):
                     await self._stream.write(frame)
         except asyncio.CancelledError:
             raise
@@ -317,7 +310,7 @@ class ClientSession:
                 pending.timer.cancel()
             self._fail_call(pending, exc.StreamCancelledError(f"call {request_id} cancelled"))
         with self._lock:
-            self._outbox.append(pb.ClientItem(cancel=request_id))
+            self._outbox.append(pb.ClientItem(cancel=request_id).SerializeToString())
         self._kick()
 
     def _expire(self, pending: PendingCall) -> None:
@@ -325,7 +318,7 @@ class ClientSession:
             return
         self._fail_call(pending, exc.StreamTimeoutError(f"call {pending.request_id} timed out after {pending.timeout}s"))
         with self._lock:
-            self._outbox.append(pb.ClientItem(cancel=pending.request_id))
+            self._outbox.append(pb.ClientItem(cancel=pending.request_id).SerializeToString())
         self._kick()
 
     def _fail_call(self, pending: PendingCall, error: BaseException) -> None:

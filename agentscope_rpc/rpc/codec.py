@@ -255,8 +255,9 @@ def encode_args(args: tuple, kwargs: dict, allow_pickle: bool = True) -> pb.Payl
         key = _msg_key(args[0])
         if key is not None:
             last = _last_msg
-            previous = last.key
-            if previous is not None and key[0] == previous[0] and all(a is b for a, b in zip(key[1:], previous[1:])):
+            old = last.key
+            if old is not None and key[0] == old[0] and key[1] is old[1] and key[2] is old[2] and key[3] is old[3] \
+                    and key[4] is old[4] and key[5] is old[5] and key[6] is old[6] and key[7] is old[7]:
                 return last.payload  # type: ignore[return-value]
             payload = encode({"a": [args[0]], "k": {}}, allow_pickle)
             last.key, last.payload = key, payload

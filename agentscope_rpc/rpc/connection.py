@@ -27,6 +27,7 @@ from .placeholder import AsyncResult
 MANAGEMENT_DEADLINE = 10.0  # seconds; unary management RPCs
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a gRPC message (one frame, or one management reply)
 DEFAULT_MAX_REQUEST = 32 * 1024 * 1024  # until the server's Hello says its own
+SESSION_METHOD = "/agentscope_rpc.AgentServer/Session"
 
 # Liveness: a ping every 2 s, a dead or frozen peer noticed 2 s after a ping
 # goes unanswered.  (grpc's keepalive_timeout alone does not bound the wait
@@ -63,6 +64,7 @@ class Connection:
         self._stub: Optional[pb_grpc.AgentServerStub] = None
         self._metadata = (("authorization", f"Bearer {endpoint.token}"),) if endpoint.token else ()
         self._peer_capability = ""  # peer sessions open with the capability of a result they fetch
+        self.max_request_bytes = DEFAULT_MAX_REQUEST
 
     def __repr__(self) -> str:
         return f"Connection({self.endpoint.address}{', peer' if self.peer else ''})"
@@ -91,7 +93,12 @@ class Connection:
         metadata = self._metadata
         if self.peer and self._peer_capability:
             metadata = ((codec.CAPABILITY_METADATA, self._peer_capability),)
-        return self.stub().Session(metadata=metadata)
+        self.stub()
+        # frames are written as bytes, assembled from items serialized once (rpc.frames)
+        session = self._channel.stream_stream(  # type: ignore[union-attr]
+            SESSION_METHOD, request_serializer=None, response_deserializer=pb.ServerFrame.FromString,
+        )
+        return session(metadata=metadata)
 
     # -- sessions --------------------------------------------------------------------------
     def _send(self, pending: Any) -> ClientSession:
@@ -144,12 +151,12 @@ class Connection:
         placeholder = AsyncResult(
             codec.ResultRef(self._public, task_id, key=self.capability_key), on_loop=self.runtime.in_loop_thread,
         )
-        request = pb.CallRequest(
-            task_id=task_id, agent_id=agent_id, method=method,
-            args=codec.encode_args(args, kwargs, allow_pickle), window=WINDOW,
-        )
+        item = pb.ClientItem()
+        call = item.call
+        call.task_id, call.agent_id, call.method, call.window = task_id, agent_id, method, WINDOW
+        call.args.CopyFrom(codec.encode_args(args, kwargs, allow_pickle))
         events = CallEvents(self.runtime, self.endpoint, placeholder, sinks, agent_id, owner, on_result)
-        pending = PendingCall(request, events, timeout)
+        pending = PendingCall(task_id, item.SerializeToString(), events, timeout)
         placeholder._set_handle(pending)  # pylint: disable=protected-access
         self._send(pending)
         return placeholder

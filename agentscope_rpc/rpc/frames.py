@@ -1,48 +1,70 @@
 """Frames of a session stream, both directions.
 
-Items (`ClientItem` / `ServerItem`) are packed into frames of about
-`FRAME_BYTES`.  An item larger than a frame is serialized and sent as
-consecutive `Part`s (never interleaved with other items), and the receiver
-puts it back together — so a large call or result needs no stream of its
-own, and one that exceeds the receiver's limit fails only its own request.
+Items (`ClientItem` / `ServerItem`) are serialized once, by whoever makes
+them, and a frame is their concatenation with the field tag of
+`ClientFrame.items` / `ServerFrame.items` — so assembling a frame copies no
+protobuf object.  Frames carry items of about `FRAME_BYTES`.  An item larger
+than a frame is sent as consecutive `Part`s (never interleaved with other
+items), and the receiver puts it back together — so a large call or result
+needs no stream of its own, and one that exceeds the receiver's limit fails
+only its own request.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from ._proto import agent_server_pb2 as pb
 
 FRAME_BYTES = 1 << 20  # a frame carries items of about this many bytes at most
-_ITEM_OVERHEAD = 8
+_ITEMS_TAG = b"\x0a"  # field 1 (`items`), length-delimited: the same in ClientFrame and ServerFrame
 
 
-def pack(items: Iterable[Any], item_type: type, frame_type: type,
-         request_id: Callable[[Any], str]) -> Iterator[Any]:
-    """Frames carrying `items` in order; an oversized item becomes `Part`s."""
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def entry(item_bytes: bytes) -> bytes:
+    """One serialized item as an element of a frame's `items`."""
+    size = len(item_bytes)
+    return _ITEMS_TAG + (bytes((size,)) if size < 0x80 else _varint(size)) + item_bytes
+
+
+def parts(request_id: str, item_bytes: bytes, item_type: type) -> list:
+    """An oversized item as the entries of its consecutive `Part`s (one per frame)."""
+    out = []
+    for start in range(0, len(item_bytes), FRAME_BYTES):
+        part = pb.Part(data=item_bytes[start:start + FRAME_BYTES], last=start + FRAME_BYTES >= len(item_bytes))
+        if start == 0:
+            part.request_id = request_id
+            part.total = len(item_bytes)
+        out.append(entry(item_type(part=part).SerializeToString()))
+    return out
+
+
+def pack(items: Iterable[tuple], item_type: type) -> Iterator[bytes]:
+    """Frames (as bytes) carrying `(request_id, item_bytes)` in order; an oversized item becomes parts."""
     batch: list = []
     size = 0
-    for item in items:
-        item_size = item.ByteSize() + _ITEM_OVERHEAD
-        if item_size > FRAME_BYTES:
+    for request_id, item_bytes in items:
+        if len(item_bytes) > FRAME_BYTES:
             if batch:
-                yield frame_type(items=batch)
+                yield b"".join(batch)
                 batch, size = [], 0
-            data = item.SerializeToString()
-            rid = request_id(item)
-            for start in range(0, len(data), FRAME_BYTES):
-                part = pb.Part(data=data[start:start + FRAME_BYTES], last=start + FRAME_BYTES >= len(data))
-                if start == 0:
-                    part.request_id = rid
-                    part.total = len(data)
-                yield frame_type(items=[item_type(part=part)])
+            yield from parts(request_id, item_bytes, item_type)
             continue
-        batch.append(item)
-        size += item_size
+        piece = entry(item_bytes)
+        batch.append(piece)
+        size += len(piece)
         if size >= FRAME_BYTES:
-            yield frame_type(items=batch)
+            yield b"".join(batch)
             batch, size = [], 0
     if batch:
-        yield frame_type(items=batch)
+        yield b"".join(batch)
 
 
 class PartTooLarge(Exception):

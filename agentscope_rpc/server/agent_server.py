@@ -20,11 +20,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from .. import runtime as runtime_mod
 from ..rpc import codec
-from ..rpc._proto import agent_server_pb2_grpc as pb_grpc
 from .auth import TokenInterceptor
 from .config import ServerConfig
 from .host import AgentHost
-from .servicer import AgentServicer, MalformedRequestInterceptor
+from .servicer import AgentServicer, MalformedRequestInterceptor, add_to_server
 
 log = logging.getLogger(__name__)
 SERVICE_NAME = "agentscope_rpc.AgentServer"
@@ -108,7 +107,7 @@ class AgentServer:
             ("grpc.http2.max_ping_strikes", 0),
         ]
         server = grpc.aio.server(interceptors=interceptors, options=options)
-        pb_grpc.add_AgentServerServicer_to_server(AgentServicer(self.host, token, self.request_stop), server)
+        add_to_server(AgentServicer(self.host, token, self.request_stop), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         address = f"{cfg.host}:{cfg.port}"

@@ -110,7 +110,18 @@ async def run_call_async(agent: Any, call: Call, rt: Any, allow_pickle: bool = T
 
 
 class Executor:
-    """Worker threads for the synchronous work of one server's actors (see module docstring)."""
+    """Worker threads for the synchronous work of one server's actors (see module docstring).
+
+    Threads are added as the work needs them, up to `capacity`: a few at
+    once, then — while jobs wait and no running job has finished for
+    `STALL_S` (the workers are blocked: sleeping, waiting on a model) —
+    twice as many each time.  Short jobs so get a few busy threads instead
+    of hundreds contending for the interpreter, and blocking ones get as
+    many threads as they need within milliseconds.
+    """
+
+    MIN_THREADS = 2
+    STALL_S = 0.002  # a backlog with no job finished for this long adds threads (checked only while jobs wait)
 
     def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int) -> None:
         self.loop = loop
@@ -119,6 +130,8 @@ class Executor:
         self._cond = threading.Condition(threading.Lock())
         self._threads = 0
         self._idle = 0
+        self._finished = 0  # jobs finished so far (progress, seen by the backlog check)
+        self._checking: Optional[asyncio.TimerHandle] = None
         self._posted: list = []
         self._post_lock = threading.Lock()
         self._flush_scheduled = False
@@ -130,16 +143,37 @@ class Executor:
 
         Items are popped just before they run, so whoever empties `run`
         meanwhile (an actor failing its queue) takes exactly those not started.
+        Called on the loop.
         """
         with self._cond:
             if self._closed:
                 raise RuntimeError("the server is stopping")
             self._jobs.append((run, work, on_outcome, on_end))
-            if len(self._jobs) > self._idle and self._threads < self.capacity:
-                self._threads += 1
-                threading.Thread(target=self._work, name=f"agent-{self._threads}", daemon=True).start()
-            else:
+            if self._idle:
                 self._cond.notify()
+                return
+            if self._threads < min(self.MIN_THREADS, self.capacity):
+                self._spawn(1)
+                return
+        if self._checking is None:
+            self._checking = self.loop.call_later(self.STALL_S, self._check_backlog, self._finished)
+
+    def _spawn(self, count: int) -> None:
+        """(locked) Start `count` more workers."""
+        for _ in range(count):
+            self._threads += 1
+            threading.Thread(target=self._work, name=f"agent-{self._threads}", daemon=True).start()
+
+    def _check_backlog(self, finished_before: int) -> None:
+        with self._cond:
+            self._checking = None
+            backlog = len(self._jobs) - self._idle
+            if backlog <= 0 or self._closed:
+                return
+            if self._finished == finished_before and self._threads < self.capacity:
+                self._spawn(min(backlog, max(self._threads, 1), self.capacity - self._threads))
+            finished = self._finished
+        self._checking = self.loop.call_later(self.STALL_S, self._check_backlog, finished)
 
     def _work(self) -> None:
         while True:
@@ -159,6 +193,8 @@ class Executor:
                 except IndexError:
                     break
                 self._post(on_outcome, item, ctx.run(work, item))
+            with self._cond:
+                self._finished += 1
             self._post(on_end)
 
     def _post(self, func: Callable[..., None], *args: Any) -> None:

@@ -73,10 +73,11 @@ class ServerSession:
         host.sessions.add(self)
 
     async def run(self) -> None:
-        self._emit(pb.ServerItem(hello=pb.Hello(
+        hello = pb.ServerItem(hello=pb.Hello(
             instance_id=self.host.instance_id, max_request_bytes=self.host.config.max_message_bytes,
             version=__version__,
-        )), 64)
+        ))
+        self._emit("", hello.SerializeToString())
         reader = self.loop.create_task(self._read())
         try:
             await self._write()
@@ -165,7 +166,7 @@ class ServerSession:
         def done(created: Optional[pb.Created], error: Optional[BaseException]) -> None:
             self._creating -= 1
             if error is None:
-                self._emit_event(pb.Event(request_id=request_id, created=created))
+                self._emit_event(request_id, "created", created)
                 return
             if len(self._failed) >= MAX_FAILED_REMEMBERED:
                 self._failed.pop(next(iter(self._failed)))
@@ -223,18 +224,23 @@ class ServerSession:
         except Exception as err:  # pylint: disable=broad-except
             self._refuse(request.request_id, err)
             return
-        self._emit_event(pb.Event(request_id=request.request_id, **{kind: value}))
+        self._emit_event(request.request_id, kind, value)
 
     # -- outgoing ---------------------------------------------------------------------------
     def _refuse(self, request_id: str, error: BaseException) -> None:
-        self._emit_event(pb.Event(request_id=request_id, refused=codec.refusal(error)))
+        self._emit_event(request_id, "refused", codec.refusal(error))
 
-    def _emit_event(self, event: pb.Event, size: int = 0) -> None:
-        self._emit(pb.ServerItem(event=event), size or event.ByteSize())
+    def _emit_event(self, request_id: str, kind: str, value: Any) -> None:
+        """Queue one `Event` (serialized once, here)."""
+        item = pb.ServerItem()
+        event = item.event
+        event.request_id = request_id
+        getattr(event, kind).CopyFrom(value)
+        self._emit(request_id, item.SerializeToString())
 
-    def _emit(self, item: pb.ServerItem, size: int) -> None:
-        self._out.append(item)
-        self._out_bytes += size
+    def _emit(self, request_id: str, data: bytes) -> None:
+        self._out.append((request_id, data))
+        self._out_bytes += len(data)
         self._wake.set()
 
     def _pump(self, task_id: str) -> None:
@@ -247,7 +253,7 @@ class ServerSession:
                 self._parked.add(task_id)
                 return
             for kind, value in state.relay.take(self._encode_put):
-                self._emit_event(pb.Event(request_id=task_id, **{kind: value}))
+                self._emit_event(task_id, kind, value)
                 state.credit -= 1
         if state.outcome is None or state.relay.pending():
             return
@@ -257,7 +263,7 @@ class ServerSession:
             self._refuse(task_id, MessageTooLargeError(
                 f"the result of {len(value.data)} bytes exceeds this server's message size"))
             return
-        self._emit_event(pb.Event(request_id=task_id, **{kind: value}))
+        self._emit_event(task_id, kind, value)
 
     def _encode_put(self, obj: Any) -> pb.Payload:
         try:
@@ -280,13 +286,9 @@ class ServerSession:
                 await self._wake.wait()
                 continue
             items, self._out, self._out_bytes = self._out, [], 0
-            for frame in frames.pack(items, pb.ServerItem, pb.ServerFrame, _request_id):
+            for frame in frames.pack(items, pb.ServerItem):
                 await context.write(frame)
             if self._parked and self._out_bytes <= HIGH_WATER_BYTES // 2:
                 parked, self._parked = self._parked, set()
                 for task_id in parked:
                     self._pump(task_id)
-
-
-def _request_id(item: pb.ServerItem) -> str:
-    return item.event.request_id if item.WhichOneof("item") == "event" else ""

@@ -21,6 +21,7 @@ from .host import AgentHost
 from .server_session import ServerSession
 
 log = logging.getLogger(__name__)
+SERVICE = "agentscope_rpc.AgentServer"
 
 
 class _Malformed:
@@ -62,6 +63,34 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
             return await inner(request, context)
 
         return handler._replace(request_deserializer=parse, unary_unary=unary)
+
+
+def add_to_server(servicer: "AgentServicer", server: grpc.aio.Server) -> None:
+    """Register the servicer; its Session writes frames as bytes (`rpc.frames` assembles them)."""
+    handlers = {
+        name: handler for name, handler in _generated_handlers(servicer).items() if name != "Session"
+    }
+    handlers["Session"] = grpc.stream_stream_rpc_method_handler(
+        servicer.Session, request_deserializer=pb.ClientFrame.FromString, response_serializer=None,
+    )
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
+
+
+def _generated_handlers(servicer: "AgentServicer") -> dict:
+    """The generated code's method handlers (what add_AgentServerServicer_to_server registers)."""
+    captured: dict = {}
+
+    class _Capture:
+        def add_generic_rpc_handlers(self, generic_handlers):
+            for handler in generic_handlers:
+                captured.update(handler._method_handlers)  # pylint: disable=protected-access
+
+        def add_registered_method_handlers(self, service_name, method_handlers):
+            captured.update(method_handlers)
+
+    pb_grpc.add_AgentServerServicer_to_server(servicer, _Capture())
+    return captured
 
 
 class AgentServicer(pb_grpc.AgentServerServicer):
