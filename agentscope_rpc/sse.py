@@ -264,5 +264,8 @@ def main(argv: Optional[list] = None) -> None:
         raise SystemExit(f"sse: {err}") from None
 
 
+__all__ = ["create_app", "serve", "load_app", "main", "page_html", "format_event", "sse_text", "encode_item",
+           "EventStreamResponse"]
+
 if __name__ == "__main__":
     main()

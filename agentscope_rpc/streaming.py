@@ -122,12 +122,9 @@ def get_runtime_stream(timeout: Optional[float] = None) -> Iterator[Any]:
     return runtime.current().runtime_stream_reader().iterate(timeout)
 
 
-__all__ = [
+__all__ = [  # run_app / PipelineSpec / AppStream are what agentscope_rpc.sse builds on, not user API
     "pipeline",
     "SpeakChunk",
-    "AppStream",
-    "PipelineSpec",
-    "run_app",
     "put_into_stream",
     "stop_stream",
     "get_runtime_stream",

@@ -4,7 +4,6 @@ Timing bounds here are generous correctness checks of concurrency (DESIGN §4),
 not benchmarks (those live in bench/).
 """
 import threading
-import time
 
 import pytest
 
@@ -12,30 +11,25 @@ import agentscope_rpc
 from agentscope_rpc.message import Msg
 from agentscope_rpc.models import get_model_configs, read_model_configs
 from agentscope_rpc.rpc import AsyncResult
-from dist_agents import Appender, Calculator, ConfigReader, Fanout, Recorder
+from dist_agents import Span, Appender, Calculator, ConfigReader, Fanout, Recorder
 
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_chain_returns_placeholders_at_once_and_resolves(module_server):
     a, b, c = (Appender(n, delay=0.4, to_dist=module_server.options) for n in "abc")
-    start = time.monotonic()
     x = a(Msg("user", ">"))
     y = b(x)  # b gets a's placeholder; b's server fetches a's result itself
     z = c(y)
-    issued = time.monotonic() - start
-    assert issued < 1.0
-    assert isinstance(z, AsyncResult) and not z.done()
+    assert isinstance(z, AsyncResult) and not z.done()  # the calls returned before any reply
     assert z.content == ">abc"
     assert y.content == ">ab" and x.content == ">a"
 
 
 def test_independent_agents_run_in_parallel(module_server):
-    agents = [Appender(f"s{i}", delay=1.0, to_dist=module_server.options) for i in range(3)]
-    start = time.monotonic()
-    results = [agent(None) for agent in agents]
-    assert [r.content for r in results] == ["s0", "s1", "s2"]
-    assert time.monotonic() - start < 1.5
+    agents = [Span(f"s{i}", delay=0.5, to_dist=module_server.options) for i in range(3)]
+    spans = [r.content for r in [agent(None) for agent in agents]]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # all three slept at once
 
 
 def test_same_agent_keeps_each_senders_order(module_server):
@@ -91,20 +85,20 @@ def test_same_agent_runs_one_call_at_a_time(module_server):
 
 
 def test_two_hundred_sleeping_agents_on_one_server(server):
-    agents = [Appender(f"z{i}", delay=1.0, to_dist=server.options) for i in range(200)]
-    start = time.monotonic()
-    results = [agent(None) for agent in agents]
-    assert [r.content for r in results] == [f"z{i}" for i in range(200)]
-    assert time.monotonic() - start < 5.0
+    # blocking replies never stall each other: all 200 sleep at once (bench `fanout200` times it)
+    agents = [Span(f"z{i}", delay=1.0, to_dist=server.options) for i in range(200)]
+    spans = [r.content for r in [agent(None) for agent in agents]]
+    assert max(start for start, _ in spans) < min(end for _, end in spans)
 
 
 def test_agent_fans_out_to_agents_on_another_server(module_server, module_server_factory):
     other = module_server_factory()
-    workers = [Appender(f"w{i}", delay=0.5, to_dist=other.options) for i in range(3)]
+    workers = [Appender(f"w{i}", to_dist=other.options) for i in range(3)]
     hub = Fanout("hub", workers, to_dist=module_server.options)
-    start = time.monotonic()
     assert hub(Msg("user", "q:")).content == ["q:w0", "q:w1", "q:w2"]
-    assert time.monotonic() - start < 1.4  # the three workers ran concurrently
+    sleepers = [Span(f"s{i}", delay=0.5, to_dist=other.options) for i in range(3)]
+    spans = Fanout("spans", sleepers, to_dist=module_server.options)(None).content
+    assert max(start for start, _ in spans) < min(end for _, end in spans)  # the three ran at the same time
 
 
 def test_proxy_name_attributes_and_methods(module_server):

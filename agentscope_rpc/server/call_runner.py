@@ -150,6 +150,7 @@ class Executor:
                 raise RuntimeError("the server is stopping")
             self._jobs.append((run, work, on_outcome, on_end))
             if self._idle:
+                self._idle -= 1  # claimed now: a second job must not count on the same idle worker
                 self._cond.notify()
                 return
             if self._threads < min(self.MIN_THREADS, self.capacity):
@@ -179,9 +180,8 @@ class Executor:
         while True:
             with self._cond:
                 while not self._jobs and not self._closed:
-                    self._idle += 1
+                    self._idle += 1  # whoever notifies us takes us off the idle count
                     self._cond.wait()
-                    self._idle -= 1
                 if not self._jobs:
                     self._threads -= 1
                     return

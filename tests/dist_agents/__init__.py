@@ -125,6 +125,19 @@ class Digest(AgentBase):
         return Msg(self.name, summary)
 
 
+class Span(AgentBase):
+    """Sleeps `delay` seconds; replies with [start, end] of that sleep (time.monotonic, shared by processes)."""
+
+    def __init__(self, name, delay=0.0):
+        super().__init__(name)
+        self.delay = delay
+
+    def reply(self, x=None):
+        start = time.monotonic()
+        time.sleep(self.delay)
+        return Msg(self.name, [start, time.monotonic()])
+
+
 class Fanout(AgentBase):
     """Holds proxies of other agents; its reply calls them all in parallel."""
 
