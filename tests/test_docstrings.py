@@ -81,6 +81,11 @@ def _all_module_names() -> Iterator[str]:
 
 # -- what a checker reports ---------------------------------------------------------------------
 
+def _dangling(doc: str, module: str) -> bool:
+    """A docstring that sends the reader to a module docstring the reference does not show."""
+    return bool(re.search(r"\bmodule docstring\b", doc)) and module not in API_MODULES
+
+
 def _own_doc(obj: Any) -> str:
     doc = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
     doc = (doc or "").strip() if isinstance(doc, str) else ""
@@ -117,10 +122,17 @@ class Checker:
 
     def __init__(self) -> None:
         self.missing: dict[str, str] = {}  # definition -> how the public API reaches it
+        self.docs: dict[str, tuple[str, str, str]] = {}  # definition -> (public name, module, docstring)
 
     def report(self, where: str, public_name: str) -> None:
         """Record `public_name` (defined at `where`) as undocumented."""
         self.missing.setdefault(where, public_name)
+
+    def check(self, where: str, public_name: str, module: str, doc: str) -> None:
+        """Keep the docstring `doc` of `where` (in `module`); report it when empty."""
+        self.docs.setdefault(where, (public_name, module, doc))
+        if not doc:
+            self.report(where, public_name)
 
     def lines(self) -> list[str]:
         """One line per undocumented definition: its public name (and where it is defined)."""
@@ -133,30 +145,27 @@ class Checker:
     def module(self, name: str) -> None:
         """Check module `name` and every public name it exports."""
         mod = importlib.import_module(name)
-        if not _own_doc(mod):
-            self.report(name, name)
+        self.check(name, name, name, _own_doc(mod))
         for attr in _exported_names(mod):
             if attr not in vars(mod) and attr in _lazy_from_source(mod):
                 continue  # loaded on first use from a module checked from source
             obj = getattr(mod, attr)
             public = f"{name}.{attr}"
             if inspect.ismodule(obj):
-                if not _own_doc(obj):
-                    self.report(obj.__name__, public)
+                self.check(obj.__name__, public, obj.__name__, _own_doc(obj))
             elif isinstance(obj, type):
                 self.cls(obj, public)
             elif inspect.isroutine(obj) or isinstance(obj, functools.partial):
                 target = getattr(obj, "func", obj)
-                if not _own_doc(target):
-                    self.report(f"{getattr(target, '__module__', name)}.{target.__qualname__}", public)
-            elif not _variable_doc(name, attr):
-                self.report(_variable_origin(name, attr), public)
+                module = getattr(target, "__module__", None) or name
+                self.check(f"{module}.{target.__qualname__}", public, module, _own_doc(target))
+            else:
+                where, doc = _find_variable(name, attr)
+                self.check(where, public, where.rpartition(".")[0], doc)
 
     def cls(self, cls: type, public: str) -> None:
         """Check a class and its public methods and properties (ours, not inherited from elsewhere)."""
-        here = f"{cls.__module__}.{cls.__qualname__}"
-        if not _own_doc(cls):
-            self.report(here, public)
+        self.check(f"{cls.__module__}.{cls.__qualname__}", public, cls.__module__, _own_doc(cls))
         for name in dir(cls):
             if not _public_member(name):
                 continue
@@ -164,9 +173,10 @@ class Checker:
             if owner is None or not _is_ours(owner):
                 continue
             func = _member_function(owner.__dict__[name])
-            if func is None or _documented_member(cls, owner, name, func):
-                continue
-            self.report(f"{owner.__module__}.{owner.__qualname__}.{name}", f"{public}.{name}")
+            if func is None:
+                continue  # a data attribute
+            where = f"{owner.__module__}.{owner.__qualname__}.{name}"
+            self.check(where, f"{public}.{name}", owner.__module__, _member_doc(owner, name, func))
 
     # modules read from source
     def source_module(self, name: str) -> None:
@@ -179,8 +189,8 @@ class Checker:
             public = f"{name}.{attr}"
             node = defs.get(attr)
             if node is None:
-                if not _variable_doc(name, attr):
-                    self.report(_variable_origin(name, attr), public)
+                where, doc = _find_variable(name, attr)
+                self.check(where, public, where.rpartition(".")[0], doc)
                 continue
             if not ast.get_docstring(node):
                 self.report(public, public)
@@ -198,18 +208,17 @@ def _lazy_from_source(mod: Any) -> set[str]:
     return {name for source in SOURCE_MODULES for name in _source_all(_module_ast(source))}
 
 
-def _documented_member(cls: type, owner: type, name: str, func: Any) -> bool:
-    if isinstance(func, type):
-        return bool(_own_doc(func))
-    if _own_doc(func):
-        return True
+def _member_doc(owner: type, name: str, func: Any) -> str:
+    """The docstring of member `name` of `owner`: its own, or, for an override, that of one of our bases."""
+    if _own_doc(func) or isinstance(func, type):
+        return _own_doc(func)
     # an override of a documented method of one of our base classes carries that contract
     for base in owner.__mro__[1:]:
         if name in base.__dict__ and _is_ours(base):
             inherited = _member_function(base.__dict__[name])
             if inherited is not None and _own_doc(inherited):
-                return True
-    return False
+                return _own_doc(inherited)
+    return ""
 
 
 def _is_overload(node: ast.FunctionDef) -> bool:
@@ -295,14 +304,6 @@ def _find_variable(module: str, name: str, depth: int = 0) -> tuple[str, str]:
     return f"{module}.{name}", ""
 
 
-def _variable_doc(module: str, name: str) -> str:
-    return _find_variable(module, name)[1]
-
-
-def _variable_origin(module: str, name: str) -> str:
-    return _find_variable(module, name)[0]
-
-
 # -- the tests ----------------------------------------------------------------------------------
 
 def test_every_public_module_is_documented_or_marked_internal():
@@ -332,6 +333,17 @@ def test_every_public_callable_has_a_docstring():
         checker.source_module(name)
     missing = checker.lines()
     assert not missing, f"{len(missing)} public names have no docstring:\n  " + "\n  ".join(missing)
+
+
+def test_no_docstring_points_at_a_page_the_reference_lacks():
+    """"See the module docstring" helps only if that module has a page in the reference."""
+    checker = Checker()
+    for name in API_MODULES:
+        checker.module(name)
+    dangling = sorted(f"{public}  (defined in {where})" for where, (public, module, doc) in checker.docs.items()
+                      if _dangling(doc, module))
+    assert not dangling, ("docstrings that say 'see the module docstring' of a module the API reference does "
+                          "not document (say it here, or list the module in API_MODULES):\n  " + "\n  ".join(dangling))
 
 
 def test_the_checker_finds_what_is_missing(tmp_path, monkeypatch):
