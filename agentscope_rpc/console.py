@@ -41,6 +41,8 @@ COLOURS = (
     "\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[34m", "\033[31m",
     "\033[96m", "\033[93m", "\033[92m", "\033[95m", "\033[94m", "\033[91m",
 )
+"""The ANSI colours speakers' names are printed in: each new speaker takes the next one
+(cycling), so one agent keeps its colour for the whole run."""
 STYLES = {"bold": "\033[1m", "dim": "\033[2m", "underline": "\033[4m"}
 RESET = "\033[0m"
 HEADING_STYLE = "\033[1;4m"

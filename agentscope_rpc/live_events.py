@@ -116,6 +116,7 @@ class EndEvent:
 
 
 EVENT_TYPES = {cls.type: cls for cls in (ChunkEvent, MessageEvent, PutEvent, ErrorEvent, EndEvent)}
+"""The event classes by their `type` tag (`"chunk"`, `"message"`, `"put"`, `"error"`, `"end"`)."""
 
 
 def from_data(kind: str, data: Any) -> Any:

@@ -34,6 +34,9 @@ from .console import ConsoleLogHandler, print as console_print, route_logging
 from .message import Msg, set_echo_handler
 
 LOG_LEVEL = Literal["TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL"]
+"""The level names `init(logger_level=...)` and `setup_logger` accept (loguru's, as in
+AgentScope 0.1.6); with the standard `logging` module TRACE counts as DEBUG and SUCCESS as
+INFO.  Any other name raises `ValueError`."""
 _STD_LEVELS = {"TRACE": logging.DEBUG, "SUCCESS": logging.INFO}
 LOG_FORMAT = "%(asctime)s | %(levelname)-8s | %(name)s - %(message)s"
 

@@ -45,7 +45,8 @@ from starlette.routing import Route
 from . import live_events
 from .streaming import AppStream, PipelineSpec, run_app
 
-COMPLETED = "completed"  # an app stream's status when it ran to its end
+COMPLETED = "completed"
+"""An app stream's status when the app ran to its end (the `end` event's `status`)."""
 
 _HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
@@ -145,6 +146,10 @@ class EventStreamResponse(StreamingResponse):
     media_type = "text/event-stream"
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """The ASGI entry point: send the body until it ends or the client disconnects.
+
+        Whichever comes first cancels the other; the body iterator is closed in both cases.
+        """
         try:
             async with anyio.create_task_group() as group:
 

@@ -4,8 +4,8 @@
 `Exiter` raises the given BaseException from a sync `reply`, a sync public
 method and an async public method.  Each call must fail with
 `AgentCallError` whose `remote_type` names the exception, within a bound,
-and the server keeps serving (the same agent answers `ping`).  Today a sync
-one never settles and an async one ends the server process.
+and the server keeps serving (the same agent answers `ping`).  Before the core
+rebuild a sync one never settled and an async one ended the server.
 """
 from __future__ import annotations
 

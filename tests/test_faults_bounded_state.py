@@ -3,14 +3,14 @@
 Each test repeats one workload in rounds and compares the server's RSS
 after the first round (warm: allocator pools, caches) with its RSS after
 the last: state that is dropped when it should be is reused round after
-round, a leak grows with every round.  Bounds are generous; today's leaks
-are several times larger.
+round, a leak grows with every round.  Bounds are generous; the leaks before
+the core rebuild were several times larger.
 
 - fetches for unknown task ids, abandoned before the server's grace ends
-  (today each stays in the result store's pending table for good);
+  (before the rebuild each stayed in the result store for good);
 - results delivered to their only caller and never handed to anyone else
-  (today kept 600 s, capped by count, not bytes: 1 MiB each here);
-- per-caller ordering state of many callers (today never dropped).
+  (before: kept 600 s, capped by count, not bytes: 1 MiB each here);
+- per-caller ordering state of many callers (before: never dropped).
 """
 from __future__ import annotations
 

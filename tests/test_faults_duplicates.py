@@ -3,8 +3,8 @@
 A raw call (tests/raw_wire.py) starts on a `RunCounter`, which appends each
 call it starts to a file; the same task id is then sent again while the
 first runs, and once more after it finished, over every pair of transports.
-Both repeats are refused and the agent ran exactly once.  Today a repeat
-sent while the first is running executes a second time.
+Both repeats are refused and the agent ran exactly once.  Before the core
+rebuild a repeat sent while the first was running executed a second time.
 """
 from __future__ import annotations
 

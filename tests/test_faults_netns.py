@@ -5,7 +5,7 @@ in namespace orch.  Mid-call the test sets h1's veth port on the lab's switch
 down, so packets are silently dropped (no RST, no FIN: what a pulled cable
 or a dead router looks like).  The pending call and a new call must raise
 `AgentServerNotAliveError` within `HUNG_BOUND_S` (issue 11 asks for 5 s;
-today's code takes about 14 s).  Once the link is back, a new agent works,
+before the core rebuild it took about 14 s).  Once the link is back, a new agent works,
 and no call ran twice.  Skipped where namespaces cannot be made.
 """
 from __future__ import annotations

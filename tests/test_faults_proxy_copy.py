@@ -3,8 +3,8 @@
 
 A `Streamer` proxy with a pre_speak hook is copied (`copy`, `deepcopy`, a
 pickle round trip); the first proxy's hook must still see the agent's
-speech while the copy lives and after it was garbage-collected.  Today the
-copy takes over the agent's speech for good (51 hook calls -> 0).
+speech while the copy lives and after it was garbage-collected.  Before the
+core rebuild the copy took over the agent's speech for good (51 -> 0).
 """
 from __future__ import annotations
 

@@ -6,8 +6,9 @@ backpressure DESIGN §5 lets the runtime slow the producer or coalesce
 deltas; either way the server's and this process's RSS may grow by at most
 `GROWTH_MB`, and the message arrives exact: the hook's last chunk and the
 reply carry all `N` characters, `last=True` once.  An `RssWatch` guard
-SIGKILLs the server if either side passes `GUARD_MB`, so today's quadratic
-growth (GBs within seconds) fails this test instead of the machine.
+SIGKILLs the server if either side passes `GUARD_MB`, so a quadratic
+growth (GBs within seconds, seen before the core rebuild) fails this test
+instead of the machine.
 
 The figure for 1,000,000 deltas lives in bench/hardening.py.  This test
 assumes coalescing: a design that only slows the producer needs N x 2 ms
@@ -31,7 +32,7 @@ N = 100_000
 HOOK_SLEEP_S = 0.002
 GROWTH_MB = 64.0
 GUARD_MB = 1024.0
-WAIT_S = 60.0  # a coalescing runtime needs a few seconds; today 100k deltas take minutes
+WAIT_S = 60.0  # a coalescing runtime needs seconds; before the rebuild 100k deltas took minutes
 
 
 class SlowHook:

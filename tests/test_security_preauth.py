@@ -4,8 +4,10 @@
 32 MiB cap, go to one RPC of each kind at once (unary, server-streaming,
 bidi).  Every one is refused UNAUTHENTICATED, and the server's RSS (sampled
 by this test with psutil) may grow by at most `GROWTH_MB` while they arrive
-and stay there afterwards.  Today the unary and server-streaming refusals
-run only after the whole body arrived: about 31 MiB per request is held.
+and stay there afterwards.  Before the core rebuild the unary and
+server-streaming refusals ran only after the whole body arrived: about
+31 MiB per request was held.  The new wire has no server-streaming agent
+RPC; the health service's `Watch`, behind the same token gate, stands in.
 """
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ HOOK_TYPES = (
     "pre_observe",
     "post_observe",
 )
+"""Every hook type: the `hook_type` values that `register_hook`,
+`register_class_hook` and friends accept (any other raises `ValueError`)."""
 
 SEED, V0 = 0, 1  # calling styles: the seed tutorial's, AgentScope 0.1.6's
 _EMPTY: tuple = ()

@@ -32,7 +32,28 @@ from .hooks import (
 
 
 class AgentBase(HookOwner):
-    """Base class of every agent; subclasses implement `reply(x=None) -> Msg`."""
+    """Base class of every agent; subclasses implement `reply(x=None) -> Msg`.
+
+    `AgentBase(name, sys_prompt=None, model_config_name=None, use_memory=True,
+    to_dist=False, agent_id=None)`:
+
+    * `name`: who speaks (the `name` of the messages it says).
+    * `sys_prompt`: kept as `self.sys_prompt` for `reply` to use.
+    * `model_config_name`: a config given to `agentscope_rpc.init` (or a
+      built-in one); the model is loaded at once into `self.model`, so an
+      unknown name raises `ModelConfigError` here.  None: no model.
+    * `use_memory`: give the agent a `TemporaryMemory` (`self.memory`); False
+      leaves it None.
+    * `to_dist`: build the agent on an agent server instead and return its
+      proxy (`RemoteAgent`): True starts a child server for it; a dict
+      (`{"host": h, "port": p, "token": t, ...}`, the options of `to_dist()`)
+      or `DistConf` names a running one; a fleet (`agentscope_rpc.deploy`)
+      places it.  The constructor then runs only on the server.
+    * `agent_id`: keep this id instead of a fresh one.
+
+    Subclasses may take any other arguments; they are recorded so that the
+    agent can be rebuilt on a server.
+    """
 
     __agentscope_distributable__ = True  # agent servers may host instances
     _class_hooks = HookRegistry(class_level=True)
@@ -263,9 +284,22 @@ class AgentBase(HookOwner):
 
     # -- distribution --------------------------------------------------------
     def to_dist(self, host: str = "localhost", port: Optional[int] = None, **options: Any) -> Any:
-        """Move this agent into an agent server; returns the proxy to use.
+        """Move this agent into an agent server; returns the proxy (`RemoteAgent`) to use.
 
-        Without `port` a fresh child server process is started for it.
+        The agent is rebuilt there from its constructor arguments, with its
+        memory and its `agent_id`; hooks registered on it stay here, on the
+        proxy.  Use the proxy from then on: this object is left as it was.
+
+        Without `port` a fresh child server process is started for it (with
+        a fresh random token; it stops when the program ends).  With `port`,
+        the server at `host:port`.  `options`: `token` (default: the
+        `AGENTSCOPE_RPC_TOKEN` environment variable), `tls_root_cert`,
+        `tls_client_cert`, `tls_client_key` (PEM text or a file path),
+        `tls_server_name`, `retry_strategy` (a `RetryBase`, for connecting);
+        AgentScope 0.1.6's `max_pool_size`, `max_expire_time`,
+        `max_timeout_seconds`, `local_mode` and `lazy_launch` are accepted and
+        ignored.  Any other option raises `TypeError`.  `host` may also be a
+        fleet, which picks the server.
         """
         from ..rpc.to_dist import distribute_existing  # lazy: transport layer
 

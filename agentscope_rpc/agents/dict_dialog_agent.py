@@ -1,34 +1,4 @@
-"""`DictDialogAgent`: the model must answer in a structured form (JSON by default).
-
-Small models often don't.  The answer is parsed forgivingly (plain JSON, a
-```json block, junk around the braces, trailing commas); when parsing or a
-check fails, the error is fed back to the model and it tries again, up to
-`max_retries` more times.  After that the agent replies with a defined
-fallback instead of raising: bad model output never crashes a game.  (A
-failing model *call*, `ModelCallError`, still propagates.)
-
-Two ways to say what the answer must look like:
-
-* AgentScope 0.1.6's: `agent.set_parser(parser)` with a parser from
-  `agentscope_rpc.parsers` (e.g. `MarkdownJsonDictParser(content_hint=...,
-  required_keys=[...], keys_to_content="speak", keys_to_memory="speak",
-  keys_to_metadata=["vote"])`).  The reply's content is
-  `parser.to_content(parsed)`, its metadata `parser.to_metadata(parsed)`,
-  and the agent remembers `parser.to_memory(parsed)`.  Fallback: the keys
-  the model did produce, missing ones None (or `fallback=` if given); a
-  content that would be None is the model's raw text; the metadata (a dict)
-  gets `_parse_error`.
-* The seed's: `required_keys=[...]` and no parser.  The reply's content is
-  the dict, its metadata `{"attempts": n}`; on fallback the content is
-  `fallback` (or the required keys set to None plus `_parse_error`) and the
-  metadata records `parse_failed`, `parse_error` and `raw`.
-
-What is spoken is the reply's content (the seed way: the value of
-`speak_key`, default "speak", when the dict has it); the spoken message and
-the reply share one id.  With `json_mode=True` (default) a JSON parser asks
-backends that can constrain their output for a JSON object with the
-required keys (the embedded llama.cpp model then follows a grammar).
-"""
+"""`DictDialogAgent`: the model must answer in a structured form (JSON by default)."""
 from __future__ import annotations
 
 import logging
@@ -45,7 +15,41 @@ PARSE_ERROR_KEY = "_parse_error"
 
 
 class DictDialogAgent(DialogAgent):
-    """Replies with what a parser made of the model's answer (see the module docstring)."""
+    """Replies with what a parser made of the model's answer, which must be structured (JSON by default).
+
+    Small models often don't answer that way.  The answer is parsed
+    forgivingly (plain JSON, a ```json block, junk around the braces, trailing
+    commas); when parsing or a check fails, the error is fed back to the model
+    and it tries again, up to `max_retries` more times.  After that the agent replies with a defined
+    fallback instead of raising: bad model output never crashes a game.  (A
+    failing model *call*, `ModelCallError`, still propagates.)
+
+    Two ways to say what the answer must look like:
+
+    * AgentScope 0.1.6's: `agent.set_parser(parser)` with a parser from
+      `agentscope_rpc.parsers` (e.g. `MarkdownJsonDictParser(content_hint=...,
+      required_keys=[...], keys_to_content="speak", keys_to_memory="speak",
+      keys_to_metadata=["vote"])`).  The reply's content is
+      `parser.to_content(parsed)`, its metadata `parser.to_metadata(parsed)`,
+      and the agent remembers `parser.to_memory(parsed)`.  Fallback: the keys
+      the model did produce, missing ones None (or `fallback=` if given); a
+      content that would be None is the model's raw text; the metadata (a dict)
+      gets `_parse_error`.
+    * The seed's: `required_keys=[...]` and no parser.  The reply's content is
+      the dict, its metadata `{"attempts": n}`; on fallback the content is
+      `fallback` (or the required keys set to None plus `_parse_error`) and the
+      metadata records `parse_failed`, `parse_error` and `raw`.
+
+    What is spoken is the reply's content (the seed way: the value of
+    `speak_key`, default "speak", when the dict has it); the spoken message and
+    the reply share one id.  With `json_mode=True` (default) a JSON parser asks
+    backends that can constrain their output for a JSON object with the
+    required keys (the embedded llama.cpp model then follows a grammar).
+
+    Arguments beyond `DialogAgent`'s: `max_retries` (default 3), `required_keys`,
+    `fallback`, `speak_key`, `json_mode`, as above, and `format_instruction`,
+    which replaces the parser's instruction to the model (None: the parser's).
+    """
 
     def __init__(
         self,

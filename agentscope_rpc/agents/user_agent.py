@@ -1,21 +1,4 @@
-"""`UserAgent`: a human at the terminal takes part in the conversation.
-
-`UserAgent(name="User", input_hint="User Input: ", require_url=False)` as in
-AgentScope 0.1.6.  Typing `exit` (any case) replies with a message whose
-content is exactly "exit", so the usual loop ends after it:
-
-    while True:
-        x = user(x)
-        if x.content == "exit":
-            break
-
-Closing the input (EOF) raises `UserExit`, a `SystemExit` subclass, since no
-further line can come.  With `require_url=True` a second prompt asks for a
-URL (or a path), stored in the reply's `url`.  With `timeout`, a reply that
-gets no line in time returns an empty message with
-`metadata={"timed_out": True}`; the pending read is kept and its line
-becomes the next reply.  `input_func` replaces `input` (tests, other UIs).
-"""
+"""`UserAgent`: a human at the terminal takes part in the conversation."""
 from __future__ import annotations
 
 import threading
@@ -34,7 +17,24 @@ class UserExit(SystemExit):
 
 
 class UserAgent(AgentBase):
-    """Reads the user's reply from `input_func` (default: `input`)."""
+    """A human at the terminal: reads the reply from `input_func` (default: `input`).
+
+    `UserAgent(name="User", input_hint="User Input: ", require_url=False)` as in
+    AgentScope 0.1.6.  Typing `exit` (any case) replies with a message whose
+    content is exactly "exit", so the usual loop ends after it:
+
+        while True:
+            x = user(x)
+            if x.content == "exit":
+                break
+
+    Closing the input (EOF) raises `UserExit`, a `SystemExit` subclass, since no
+    further line can come.  With `require_url=True` a second prompt asks for a
+    URL (or a path), stored in the reply's `url`.  With `timeout`, a reply that
+    gets no line in time returns an empty message with
+    `metadata={"timed_out": True}`; the pending read is kept and its line
+    becomes the next reply.  `input_func` replaces `input` (tests, other UIs).
+    """
 
     def __init__(
         self,
@@ -82,7 +82,7 @@ class UserAgent(AgentBase):
             raise UserExit(f"{self.name}: input closed") from exc
 
     def reply(self, x: Union[Msg, list, None] = None) -> Msg:
-        """Read a line from the user (see the module docstring) and reply with it."""
+        """Read a line from the user and reply with it (`exit`, EOF, `timeout`: see the class docstring)."""
         if self.memory is not None:
             self.memory.add(x)
         line = self._read_line(self.input_hint)

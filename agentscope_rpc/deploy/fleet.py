@@ -25,7 +25,17 @@ from .server_info import server_info
 
 
 class ServerFleet:
-    """Places agents on a list of agent servers (see module docstring).
+    """Places agents on a list of agent servers.
+
+        fleet = ServerFleet(["10.0.0.2:7100", "10.0.0.3:7100"], token=token, policy="least_loaded")
+        alice = DialogAgent("Alice", ..., to_dist=fleet)     # built on the fleet's pick
+        bob = DialogAgent("Bob", ...).to_dist(fleet)         # moved to the fleet's pick
+
+    `to_dist` calls `fleet.place()` once per agent; it answers with ordinary
+    `to_dist` options (`{"host", "port", "token", ...}`).  A fleet built from
+    a list of addresses does not own those servers: `stop()` leaves them
+    running (`launch_local_fleet` returns one that stops the servers it
+    started).
 
     `servers`: addresses as `"host:port"`, `(host, port)`, `to_dist`-style
     dicts or `ServerAddress`; `token` applies to those that carry none.

@@ -47,6 +47,7 @@ class LocalRayCluster:
 
     @property
     def head_ip(self) -> str:
+        """The head node's loopback address (the driver attaches to its raylet)."""
         return f"127.0.0.{FIRST_ADDRESS}"
 
     @property

@@ -32,6 +32,7 @@ from .model import ModelWrapperBase
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_CONFIG_NAME = "smollm2"
+"""The config agents use when they name none: the embedded model, `DEFAULT_MODEL_CONFIG`."""
 DEFAULT_MODEL_CONFIG: dict = {
     "config_name": DEFAULT_MODEL_CONFIG_NAME,
     "model_type": "llama_cpp",
@@ -39,6 +40,9 @@ DEFAULT_MODEL_CONFIG: dict = {
     "n_ctx": 2048,
     "generate_args": {"temperature": 0.7, "max_tokens": 256},
 }
+"""The built-in config `"smollm2"`: SmolLM2-135M-Instruct run in-process by llama.cpp
+(the `local` extra), streaming tokens.  Always resolvable; a user config of the same
+name replaces it."""
 
 
 class ModelRegistry:

@@ -24,6 +24,7 @@ class PipelineBase:
         self.participants = []
 
     def __call__(self, x: Any = None) -> Any:
+        """Run the pipeline on `x` and return its output; subclasses implement it."""
         raise NotImplementedError(f"{type(self).__name__} must implement __call__")
 
 
