@@ -253,13 +253,15 @@ class Runtime:
             if self._forks is not None:
                 return
             self._forks = concurrent.futures.Future()
-        threading.Thread(target=self._start_fork_server, name="agentscope-rpc-fork-server", daemon=True).start()
-
-    def _start_fork_server(self) -> None:
+        # imported here, not in the thread: two threads importing one package at once can break
         from .server.child import ForkServer
 
+        threading.Thread(target=self._start_fork_server, args=(ForkServer,), name="agentscope-rpc-fork-server",
+                         daemon=True).start()
+
+    def _start_fork_server(self, fork_server: type) -> None:
         try:
-            self._forks.set_result(ForkServer())  # type: ignore[union-attr]
+            self._forks.set_result(fork_server())  # type: ignore[union-attr]
         except Exception as err:  # pylint: disable=broad-except
             log.warning("agentscope-rpc: no fork server (%s); child servers start as fresh interpreters", err)
             self._forks.set_result(None)  # type: ignore[union-attr]

@@ -255,3 +255,17 @@ def test_a_server_that_cannot_start_fails_the_fleet_clearly(fleet: RayFleet) -> 
         start_ray_fleet(servers=1, server_options={"token": "x"})
     with pytest.raises(ValueError, match="port=0"):
         start_ray_fleet(servers=2, servers_per_node=2, port=7100)
+
+
+def test_the_werewolf_example_plays_on_the_ray_cluster(cluster: LocalRayCluster) -> None:
+    """`main.py --ray ADDRESS`: the example starts its servers on the cluster and stops them after."""
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "werewolf" / "main.py"), "--ray", cluster.address,
+         "--ray-node-ip", cluster.head_ip, "--ray-servers", "2", "--ray-cpus", str(CPUS), "--policy", "--rounds", "2", "--seed", "4",
+         "--color", "never"],
+        capture_output=True, text=True, timeout=200, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Game over after" in done.stdout
+    where = {line.split(" on ")[-1] for line in done.stdout.splitlines() if line.startswith("  ") and " on " in line}
+    assert len(where) == 2, done.stdout[:2000]  # six players over the fleet's two servers

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 
 from .. import speech
 from ..agents.hooks import has_hooks, run_post_speak, run_pre_speak
-from ..exception import RemoteSpeakError, StreamCancelledError
+from ..exception import AgentServerNotAliveError, RemoteSpeakError, StreamCancelledError
 from . import codec
 from ._proto import agent_server_pb2 as pb
 from .speak_codec import SpeakDecoder
@@ -101,11 +101,18 @@ class CallEvents:
                     error = codec.error_from_pb(event.error, self.agent_id)
                 else:
                     error = codec.error_for_status(event.refused.code, event.refused.details, self.endpoint)
-            placeholder._set_exception(error)  # pylint: disable=protected-access
+            placeholder._set_exception(self._named(error))  # pylint: disable=protected-access
         except Exception as err:  # decoding or a post_reply hook failed: that is the call's outcome
             placeholder._set_exception(err)  # pylint: disable=protected-access
         finally:
             self.end_open_messages()
+
+    def _named(self, error: BaseException) -> BaseException:
+        """A lost server's error names the agent the call was for (what the caller knows it by)."""
+        label = getattr(self.owner, "_label", None)
+        if isinstance(error, AgentServerNotAliveError) and label is not None and self.agent_id not in str(error):
+            return AgentServerNotAliveError(f"{error}; {label()} was lost with it", error.host, error.port)
+        return error
 
     def end_open_messages(self) -> None:
         """Messages still open when the call ended: each ends with the call's error."""

@@ -26,16 +26,20 @@ ALIVE_DEADLINE = 5.0
 class RpcClient:
     """A client of one agent server (see module docstring)."""
 
-    def __init__(self, host: str, port: int, token: Optional[str] = None, tls_root_cert: str = "") -> None:
+    def __init__(self, host: str, port: int, token: Optional[str] = None, tls_root_cert: str = "",
+                 tls_client_cert: str = "", tls_client_key: str = "", timeout: float = 10.0) -> None:
         self.host = host
         self.port = int(port)
+        self.timeout = timeout  # the deadline of each management call, in seconds
         token = token if token is not None else os.environ.get(codec.TOKEN_ENV, "")
-        self._conn = runtime.current().connection(codec.Endpoint(host, self.port, token, tls_root_cert))
+        endpoint = codec.Endpoint(host, self.port, token, tls_root_cert, tls_client_cert, tls_client_key)
+        self._conn = runtime.current().connection(endpoint)
 
     @classmethod
     def for_connection(cls, connection: Any) -> "RpcClient":
         client = cls.__new__(cls)
         client.host, client.port, client._conn = connection.endpoint.host, connection.endpoint.port, connection
+        client.timeout = 10.0
         return client
 
     @property
@@ -45,14 +49,15 @@ class RpcClient:
     def __repr__(self) -> str:
         return f"RpcClient({self.url})"
 
-    def _run(self, method: str, request: Any, deadline: float = 10.0, idempotent: bool = True) -> Any:
-        return self._conn.run(method, request, deadline, idempotent)
+    def _run(self, method: str, request: Any, idempotent: bool = True) -> Any:
+        return self._conn.run(method, request, self.timeout, idempotent)
 
     def is_alive(self) -> bool:
         """True when the server answers within a few seconds."""
+        deadline = min(self.timeout, ALIVE_DEADLINE)
         try:
             self._conn.runtime.run_sync(
-                self._conn.unary("GetServerInfo", pb.Empty(), ALIVE_DEADLINE, idempotent=False), ALIVE_DEADLINE + 5,
+                self._conn.unary("GetServerInfo", pb.Empty(), deadline, idempotent=False), deadline + 5,
             )
             return True
         except Exception:  # pylint: disable=broad-except
@@ -108,4 +113,4 @@ class RpcClient:
 
     def __reduce__(self) -> tuple:
         ep = self._conn.endpoint
-        return (RpcClient, (ep.host, ep.port, ep.token, ep.root_cert))
+        return (RpcClient, (ep.host, ep.port, ep.token, ep.root_cert, ep.client_cert, ep.client_key, self.timeout))

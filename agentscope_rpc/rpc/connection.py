@@ -29,16 +29,17 @@ MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # a gRPC message (one frame, or one manage
 DEFAULT_MAX_REQUEST = 32 * 1024 * 1024  # until the server's Hello says its own
 SESSION_METHOD = "/agentscope_rpc.AgentServer/Session"
 
-# Liveness: a ping every 2 s, a dead or frozen peer noticed 2 s after a ping
-# goes unanswered.  (grpc's keepalive_timeout alone does not bound the wait
+# Liveness: a ping every 1.5 s, a dead or frozen peer noticed 1.5 s after a
+# ping goes unanswered.  (grpc's keepalive_timeout alone does not bound the wait
 # for a ping's ack; ping_timeout does.)  A busy server still answers pings:
 # gRPC's transport threads need no Python code to run.
 CHANNEL_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-    ("grpc.keepalive_time_ms", 2_000),
-    ("grpc.keepalive_timeout_ms", 2_000),
-    ("grpc.http2.ping_timeout_ms", 2_000),
+    ("grpc.keepalive_time_ms", 1_500),
+    ("grpc.keepalive_timeout_ms", 1_500),
+    ("grpc.http2.ping_timeout_ms", 1_500),
+    ("grpc.http2.min_time_between_pings_ms", 1_000),
     ("grpc.keepalive_permit_without_calls", 1),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.enable_retries", 0),

@@ -155,6 +155,10 @@ class AgentServer:
                 await asyncio.wait_for(self.host.idle.wait(), grace)
             except asyncio.TimeoutError:
                 pass
+            try:  # sessions end on their own once answered (their callers see a clean end)
+                await asyncio.wait_for(self.host.no_sessions.wait(), FLUSH_S)
+            except asyncio.TimeoutError:
+                pass
         await server.stop(FLUSH_S)
         self.request_stop()
 

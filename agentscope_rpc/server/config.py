@@ -98,6 +98,8 @@ class ServerConfig:
     )
     result_ttl: float = field(default=600.0, metadata=_opt("seconds a finished result is kept at most", metavar="SECONDS"))
     max_results: int = field(default=100_000, metadata=_opt("finished results kept at most", metavar="N"))
+    max_result_mb: float = field(default=256.0, metadata=_opt(
+        "MiB of finished results kept at most (the oldest go first)", metavar="MIB"))
     unknown_task_grace: float = field(
         default=10.0,
         metadata=_opt("seconds a fetch waits for a task the server has not seen yet", metavar="SECONDS"),

@@ -40,13 +40,15 @@ class AgentHost:
         self.allow_pickle = config.code_shipping
         self.actors: dict[str, Actor] = {}
         self.registry = AgentClassRegistry.from_config(config, classes or ())
-        max_bytes = int(getattr(config, "max_result_mb", 256) * 1024 * 1024)
-        self.results = ResultStore(config.result_ttl, max_bytes, config.unknown_task_grace)
+        self.results = ResultStore(config.result_ttl, int(config.max_result_mb * 1024 * 1024),
+                                   config.unknown_task_grace, config.max_results)
         self.executor = Executor(loop, config.capacity)
         self.runner = ActorRunner(self.executor, rt, self.allow_pickle)
         self.runner.idle = asyncio.Event()
         self.runner.idle.set()
         self.sessions: set = set()
+        self.no_sessions = asyncio.Event()  # set while no Session stream is open
+        self.no_sessions.set()
         self._configs_applied: set = set()  # digests of model configs read
         self._configs_lock = threading.Lock()
         self.started = time.time()
@@ -75,6 +77,8 @@ class AgentHost:
                                    class_name=type(existing.obj).__name__), None)
                 return
             raise AgentCreationError(f"agent id {agent_id} is taken")
+        if not self.allow_pickle and request.init_args.kind == pb.Payload.PICKLE:
+            raise PermissionError("pickled constructor arguments are not accepted here (code shipping is off)")
         blob = blobs.get(request.class_digest, b"") if request.class_digest else b""
         if request.class_digest and not blob:
             raise AgentCreationError(f"class blob {request.class_digest[:12]} was never sent on this session")
@@ -221,6 +225,15 @@ class AgentHost:
             uptime_s=time.time() - self.started, instance_id=self.instance_id,
             server_id=str(getattr(self.config, "server_id", "") or ""),
         )
+
+    def session_opened(self, session: Any) -> None:
+        self.sessions.add(session)
+        self.no_sessions.clear()
+
+    def session_closed(self, session: Any) -> None:
+        self.sessions.discard(session)
+        if not self.sessions:
+            self.no_sessions.set()
 
     def shutdown(self, reason: Optional[str] = None) -> None:
         """Queued calls fail now; running ones finish; sessions end once answered."""

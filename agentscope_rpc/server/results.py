@@ -4,8 +4,8 @@ A call's outcome is kept from when it is produced until its caller
 *releases* it (the caller got it on its own stream and never handed a
 reference to it on) — usually within one frame — or, for a result the
 caller did hand on, until `ttl` seconds pass.  Kept outcomes are bounded in
-bytes (`max_bytes`): past that the oldest go first, and a late fetcher gets
-`ResultExpiredError`.  A fetch for a task this server has not seen yet
+bytes (`max_bytes`) and number (`max_items`): past that the oldest go
+first, and a late fetcher gets `ResultExpiredError`.  A fetch for a task this server has not seen yet
 waits up to `unknown_grace` seconds for the call to arrive (the call and the
 fetch travel on different connections); such waits are bounded in number.
 
@@ -32,9 +32,10 @@ Outcome = tuple
 class ResultStore:
     """task id -> outcome, on the server's loop (see module docstring)."""
 
-    def __init__(self, ttl: float, max_bytes: int, unknown_grace: float) -> None:
+    def __init__(self, ttl: float, max_bytes: int, unknown_grace: float, max_items: int = 1 << 62) -> None:
         self.ttl = ttl
         self.max_bytes = max_bytes
+        self.max_items = max_items
         self.unknown_grace = unknown_grace
         self._running: dict[str, Optional[list]] = {}  # task id -> fetchers waiting (futures) or None
         self._kept: "OrderedDict[str, tuple]" = OrderedDict()  # task id -> (outcome, size, expires)
@@ -87,7 +88,7 @@ class ResultStore:
         kept = self._kept
         while kept:
             task_id, (_, size, expires) = next(iter(kept.items()))
-            if expires > now and self.bytes <= self.max_bytes:
+            if expires > now and self.bytes <= self.max_bytes and len(kept) <= self.max_items:
                 break
             del kept[task_id]
             self.bytes -= size

@@ -70,7 +70,7 @@ class ServerSession:
         self._fatal: Optional[tuple] = None  # (status code, details): end the stream with it
         self._reassembler = frames.Reassembler(pb.ClientItem, host.config.max_message_bytes)
         self._max_result = host.config.max_message_bytes
-        host.sessions.add(self)
+        host.session_opened(self)
 
     async def run(self) -> None:
         hello = pb.ServerItem(hello=pb.Hello(
@@ -83,7 +83,7 @@ class ServerSession:
             await self._write()
         finally:
             reader.cancel()
-            self.host.sessions.discard(self)
+            self.host.session_closed(self)
             for task in list(self._tasks):
                 task.cancel()
             for state in self.calls.values():  # the caller is gone: stop its work
@@ -171,7 +171,9 @@ class ServerSession:
             if len(self._failed) >= MAX_FAILED_REMEMBERED:
                 self._failed.pop(next(iter(self._failed)))
             self._failed[agent_id] = str(error)
-            self._refuse(request_id, error if isinstance(error, AgentCreationError) else AgentCreationError(str(error)))
+            if not isinstance(error, (AgentCreationError, PermissionError)):
+                error = AgentCreationError(str(error))
+            self._refuse(request_id, error)
 
         self._creating += 1
         try:
@@ -185,20 +187,22 @@ class ServerSession:
         try:
             if task_id in self.calls:
                 raise FileExistsError(f"request id {task_id} is already running")
+            self.calls[task_id] = state  # before submitting: the actor may settle the call at once
             state.call = self.host.submit(request, state.relay, self._on_outcome)
         except Exception as err:  # pylint: disable=broad-except
+            if self.calls.get(task_id) is state:
+                del self.calls[task_id]
             why = self._failed.get(request.agent_id)
             if why is not None:
                 err = AgentCreationError(f"{request.agent_id} could not be created: {why}")
             self._refuse(task_id, err)
             return
-        self.calls[task_id] = state
         state.relay.listen(lambda: self._pump(task_id))
 
     def _on_outcome(self, call: Call, outcome: tuple) -> None:
         self.host.results.finish(call.task_id, outcome)
         state = self.calls.get(call.task_id)
-        if state is not None and state.call is call:
+        if state is not None and state.relay is call.relay:
             state.outcome = outcome
             self._pump(call.task_id)
 

@@ -50,19 +50,33 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         method = handler_call_details.method or ""
-        if handler is None or not method.startswith("/agentscope_rpc.AgentServer/"):
+        if handler is None or not method.startswith(("/agentscope_rpc.AgentServer/", "/grpc.health.v1.Health/")):
             return handler
         parse = _lenient(handler.request_deserializer)
         if handler.request_streaming:  # Session: it refuses the _Malformed marker itself
             return handler._replace(request_deserializer=parse)
-        inner = handler.unary_unary
+        if handler.unary_unary is not None:
+            inner = handler.unary_unary
 
-        async def unary(request, context):
+            async def unary(request, context):
+                if isinstance(request, _Malformed):
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {request.error}")
+                return await inner(request, context)
+
+            return handler._replace(request_deserializer=parse, unary_unary=unary)
+        inner_stream = handler.unary_stream  # the health service's Watch
+
+        async def stream(request, context):
             if isinstance(request, _Malformed):
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"malformed request: {request.error}")
-            return await inner(request, context)
+            replies = inner_stream(request, context)
+            if hasattr(replies, "__aiter__"):
+                async for reply in replies:
+                    yield reply
+            else:  # a handler that writes with context.write
+                await replies
 
-        return handler._replace(request_deserializer=parse, unary_unary=unary)
+        return handler._replace(request_deserializer=parse, unary_stream=stream)
 
 
 def add_to_server(servicer: "AgentServicer", server: grpc.aio.Server) -> None:

@@ -66,6 +66,12 @@ def parse_args(argv: Optional[list]) -> argparse.Namespace:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--servers", type=int, default=3, help="local child servers to start")
     where.add_argument("--hosts", help="running agent servers, host:port,host:port,...")
+    where.add_argument("--ray", metavar="ADDRESS",
+                       help="start the servers on a Ray cluster (ray.init address, e.g. auto or host:6379); "
+                            "--ray-servers of them, spread over its nodes")
+    parser.add_argument("--ray-servers", type=int, default=3, help="agent servers to start with --ray")
+    parser.add_argument("--ray-cpus", type=float, default=1.0, help="CPUs each --ray server reserves on its node")
+    parser.add_argument("--ray-node-ip", help=argparse.SUPPRESS)  # tests: this driver's address on a loopback cluster
     parser.add_argument("--token", help=f"auth token of the --hosts servers (prefer --token-file or ${TOKEN_ENV})")
     parser.add_argument("--token-file", help="file holding the auth token of the --hosts servers")
     model = parser.add_mutually_exclusive_group()
@@ -157,8 +163,17 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
     """
     launchers: list = []
     players: list = []
+    fleet = None
     configs = model_configs(args)
-    if args.hosts:
+    if args.ray:
+        from agentscope_rpc.deploy.ray import start_ray_fleet  # the [ray] extra
+
+        log(f"starting {args.ray_servers} agent server(s) on the Ray cluster at {args.ray} ...")
+        fleet = start_ray_fleet(args.ray, servers=args.ray_servers, cpus_per_server=args.ray_cpus, ray_init_options=(
+            {"_node_ip_address": args.ray_node_ip} if args.ray_node_ip else None))
+        token = fleet.token
+        endpoints = []  # the fleet places each player (round-robin over its servers)
+    elif args.hosts:
         token = read_token(args)
         endpoints = parse_hosts(args.hosts)
     else:
@@ -175,13 +190,16 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
     try:
         cast = []
         for i, name in enumerate(NAMES):
-            host, port = endpoints[i % len(endpoints)]
-            log(f"  {name:<6} {badge(roles[name], args.reveal):<9} on {host}:{port}")
-            cast.append({"name": name, "badge": badge(roles[name], args.reveal), "where": f"{host}:{port}"})
-            players.append(WerewolfPlayer(
+            where = fleet if fleet is not None else dict(zip(("host", "port"), endpoints[i % len(endpoints)]),
+                                                           token=token)
+            player = WerewolfPlayer(
                 name, roles[name], NAMES, model_config=configs[i], prompts=args.prompts,
-                talk_tokens=args.max_tokens, to_dist={"host": host, "port": port, "token": token},
-            ))
+                talk_tokens=args.max_tokens, to_dist=where,
+            )
+            players.append(player)
+            address = player.endpoint.address
+            log(f"  {name:<6} {badge(roles[name], args.reveal):<9} on {address}")
+            cast.append({"name": name, "badge": badge(roles[name], args.reveal), "where": address})
         for player in players:  # created in parallel (pipelined); a server that refuses us says so here
             player.wait_ready(timeout=args.call_timeout)
         put_into_stream({"type": "cast", "title": "Werewolf", "players": cast,
@@ -203,13 +221,15 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
         lost = set(err.players)
         raise
     finally:
-        if not launchers:  # running servers: leave them as we found them
+        if not launchers and fleet is None:  # running servers: leave them as we found them
             for player in players:
                 if player.name not in lost:
                     try:
                         player.delete()
                     except Exception:  # pylint: disable=broad-except
                         pass  # best effort: the game's own outcome matters more
+        if fleet is not None:
+            fleet.stop()
         stopping = [threading.Thread(target=launcher.shutdown) for launcher in launchers]
         for thread in stopping:  # in parallel: each may give running calls a grace period
             thread.start()
