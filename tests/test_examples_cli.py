@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import psutil
-
 import pytest
 
 pytestmark = pytest.mark.timeout(180)
