@@ -88,10 +88,15 @@ class Today(System):
 
     def setup(self) -> None:
         runtime.default().set_printer(None)
-        self.where = ours.launch()
-        self.server_pids = [ours.server_pid(ours._launchers[-1])]  # pylint: disable=protected-access
+        self.where = self.start_server()
         self.agent = ours.Echo("echo", to_dist=self.where)
         self._sleepers: list = []
+
+    def start_server(self) -> dict:
+        """The server's to_dist options."""
+        where = ours.launch()
+        self.server_pids = [ours.server_pid(ours._launchers[-1])]  # pylint: disable=protected-access
+        return where
 
     def one(self) -> None:
         self.agent(ours.TINY).result(timeout=10)
@@ -111,6 +116,21 @@ class Today(System):
 
     def close(self) -> None:
         ours.stop_all()
+
+
+class BSyncServer(Today):
+    """Today's client (the runtime, unchanged) on (b)'s sync server, through its Session stream."""
+
+    label = "(b) sync session server, today's client"
+
+    def start_server(self) -> dict:
+        token = secrets.token_urlsafe(16)
+        self.proc, port = _procs.spawn_server("bench.experiments.sync_server", [], {codec.TOKEN_ENV: token})
+        self.server_pids = [self.proc.pid]
+        return {"host": "127.0.0.1", "port": port, "token": token}
+
+    def close(self) -> None:
+        _procs.stop(self.proc)
 
 
 class _Prototype(System):
@@ -156,9 +176,12 @@ class _OnTodaysServer(_Prototype):
 
 
 class _OnSyncServer(_Prototype):
+    server_env: dict = {}
+
     def start_server(self) -> codec.Endpoint:
         token = secrets.token_urlsafe(16)
-        self.proc, port = _procs.spawn_server("bench.experiments.sync_server", [], {codec.TOKEN_ENV: token})
+        self.proc, port = _procs.spawn_server("bench.experiments.sync_server", [],
+                                              {codec.TOKEN_ENV: token, **self.server_env})
         self.server_pids = [self.proc.pid]
         return codec.Endpoint("127.0.0.1", port, token)
 
@@ -192,6 +215,20 @@ class ABSyncSession(_OnSyncServer):
 
     def make_client(self, endpoint: codec.Endpoint) -> Any:
         return DirectSession(endpoint)
+
+
+class ABNoHandOff(ABSyncSession):
+    """Diagnostic: as ab_sync_session, but the reader runs the step before a follower may read."""
+
+    label = "diagnostic: ab without the reader hand-off (unsafe)"
+    server_env = {"SYNC_SERVER_MODE": "no-hand-off"}
+
+
+class ABSingleThread(ABSyncSession):
+    """Diagnostic: as ab_sync_session, but one server thread reads, runs every step and writes."""
+
+    label = "diagnostic: ab, one server thread per session (unsafe)"
+    server_env = {"SYNC_SERVER_MODE": "single-thread"}
 
 
 class _Floor(System):
@@ -250,13 +287,15 @@ class FloorSyncUnary(_Floor):
 SYSTEMS: dict[str, Callable[[], System]] = {
     "today": Today,
     "a_direct": ADirect,
-    "b_sync_unary": BSyncUnary,
+    "b_sync_server": BSyncServer,
     "ab_sync_session": ABSyncSession,
+    "b_sync_unary": BSyncUnary,
+    "ab_no_hand_off": ABNoHandOff,
+    "ab_single_thread": ABSingleThread,
     "floor_aio": FloorAio,
     "floor_sync_stream": FloorSyncStream,
     "floor_sync_unary": FloorSyncUnary,
 }
-PROTOTYPES = ["today", "a_direct", "b_sync_unary", "ab_sync_session"]  # the ones with agents (checks)
 
 
 def _cpu(pids: list) -> float:
