@@ -44,6 +44,8 @@ ALL = ["today", "a_direct", "b_sync_server", "ab_sync_session", "b_sync_unary", 
        "floor_sync_unary"]
 DIAGNOSTICS = ["ab_no_hand_off", "ab_single_thread"]  # not in a default run; name them with --systems
 WITH_AGENTS = ["today", "a_direct", "b_sync_server", "ab_sync_session", "b_sync_unary"]
+STREAMING_FLOORS = ["floor_aio", "floor_sync_stream"]  # --checks: server-stream messages/s
+BURST = 20_000
 READY_TIMEOUT_S = 180.0
 REPLY_TIMEOUT_S = 600.0
 
@@ -135,7 +137,8 @@ def run(names: list, rounds: int, block: int, warm: int, checks: bool, log_dir: 
             print(f"  round {r + 1}/{rounds} load {record['load'][-1]:.1f}: "
                   + " ".join(f"{n}={v:.3f}" for n, v in p50s.items()), flush=True)
         if checks:
-            record["checks"] = _checks([workers[n] for n in names if n in WITH_AGENTS], record)
+            record["checks"] = _checks([workers[n] for n in names if n in WITH_AGENTS])
+            record["bursts"] = _bursts([workers[n] for n in names if n in STREAMING_FLOORS])
         record["load"].append(os.getloadavg()[0])
     finally:
         for worker in workers.values():
@@ -144,7 +147,18 @@ def run(names: list, rounds: int, block: int, warm: int, checks: bool, log_dir: 
     return record
 
 
-def _checks(workers: list, record: dict) -> dict:
+def _bursts(workers: list) -> dict:
+    """Messages/s of one server stream of BURST small messages (3 alternated repeats), for the floors."""
+    out: dict = {w.name: [] for w in workers}
+    for r in range(3):
+        for worker in _rotated(workers, r):
+            out[worker.name].append(worker.ask(op="burst", n=BURST))
+        print(f"  burst {r + 1}/3: " + " ".join(
+            f"{w.name}={out[w.name][-1].get('msgs_per_s', float('nan')):,.0f}/s" for w in workers), flush=True)
+    return out
+
+
+def _checks(workers: list) -> dict:
     """Pipelined calls/s (3 alternated repeats) and 200 x 1 s sleepers (2 repeats), for the agent systems."""
     out: dict = {w.name: {"pipelined": [], "sleepers": [], "load": []} for w in workers}
     for r in range(3):
@@ -201,6 +215,16 @@ def _checks_table(checks: dict) -> list:
     return lines
 
 
+def _bursts_table(bursts: dict) -> list:
+    if not bursts:
+        return []
+    lines = ["", f"| floor | one server stream of {BURST:,} 64-byte messages, messages/s (median of 3) |", "|---|---:|"]
+    for name, runs in bursts.items():
+        rates = [r["msgs_per_s"] for r in runs if "msgs_per_s" in r]
+        lines.append(f"| {name} | {statistics.median(rates):,.0f} |" if rates else f"| {name} | error |")
+    return lines
+
+
 def markdown(record: dict, summary: dict) -> str:
     """The run as a Markdown table (what README.md quotes)."""
     from bench.experiments.systems import SYSTEMS  # noqa: PLC0415  (labels only)
@@ -220,7 +244,7 @@ def markdown(record: dict, summary: dict) -> str:
         lines.append(f"| {name}: {SYSTEMS[name].label} | {row['calls']:,} | {row['p50_ms']:.3f} | {row['p99_ms']:.2f} "
                      f"| {row['round_p50_median_ms']:.3f} | {ratio} | {row['cpu_client_us']:.0f} "
                      f"| {row['cpu_server_us']:.0f} |")
-    return "\n".join(lines + _checks_table(record.get("checks", {}))) + "\n"
+    return "\n".join(lines + _checks_table(record.get("checks", {})) + _bursts_table(record.get("bursts", {}))) + "\n"
 
 
 def main(argv: Optional[list] = None) -> int:

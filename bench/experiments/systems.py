@@ -11,6 +11,8 @@ JSON line on stdout (``latency.py`` is the coordinator):
 * ``{"op": "pipelined", "n": N}`` -> N calls issued, then all awaited: ``{"calls_per_s": ..}``
 * ``{"op": "sleepers", "n": N, "s": S}`` -> N agents on one server each
   sleeping S s in a blocking reply, all called at once: ``{"wall_s": ..}``
+* ``{"op": "burst", "n": N}`` (floors) -> one server stream of N small
+  messages: ``{"msgs_per_s": ..}``
 * ``{"op": "quit"}``
 
 Every call is a tiny `Msg` to an agent that replies at once (`Echo` of
@@ -69,6 +71,10 @@ class System:
 
     def sleepers(self, n: int, seconds: float) -> float:
         """Wall time of `n` agents on one server each sleeping `seconds` in reply, called at once."""
+        raise NotImplementedError
+
+    def burst(self, n: int) -> float:
+        """Messages per second of one server stream of `n` small messages (floors only)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -246,6 +252,9 @@ class _Floor(System):
     def one(self) -> None:
         self.client.one()
 
+    def burst(self, n: int) -> float:
+        return self.client.burst(n)
+
     def close(self) -> None:
         self.client.close()
         _procs.stop(self.proc)
@@ -322,6 +331,8 @@ def answer(system: System, command: dict) -> Optional[dict]:
         return {"calls_per_s": system.pipelined(int(command["n"]))}
     if op == "sleepers":
         return {"wall_s": system.sleepers(int(command["n"]), float(command["s"]))}
+    if op == "burst":
+        return {"msgs_per_s": system.burst(int(command["n"]))}
     if op == "quit":
         return None
     raise ValueError(f"unknown command {op!r}")
