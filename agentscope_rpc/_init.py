@@ -183,7 +183,12 @@ def print_llm_usage() -> dict:
 
 
 def register_model_wrapper_class(model_wrapper_class: type, exist_ok: bool = False) -> None:
-    """Make a `ModelWrapperBase` subclass usable as `model_type` (0.1.6's function)."""
+    """Make a `ModelWrapperBase` subclass usable as `model_type` (0.1.6's function).
+
+    Configs with `"model_type": model_wrapper_class.model_type` then build this
+    class.  A model_type already taken by another class raises `ValueError`
+    unless `exist_ok=True`, which replaces it.
+    """
     from .manager import ModelManager
 
     ModelManager.get_instance().register_model_wrapper_class(model_wrapper_class, exist_ok)

@@ -42,7 +42,23 @@ def pipeline(
     maxsize: int = 256,
     timeout: Optional[float] = None,
 ) -> Any:
-    """Decorator: the app function returns a generator of what agents speak."""
+    """Decorator: calling the app function returns a generator of what its agents speak.
+
+    Use it bare (`@pipeline`) or with options (`@pipeline(chunks=True)`).  Each
+    call starts the app in its own thread once iteration begins and yields
+    every message spoken by the agents it uses, local or remote, in order, and
+    whatever is given to `put_into_stream`; the app's return value is dropped.
+
+    * `chunks`: also yield `SpeakChunk(msg, last)` snapshots while a message
+      grows (default: only completed messages).
+    * `maxsize`: how many completed items may wait for the consumer before
+      the producers wait (chunks of one message coalesce instead).
+    * `timeout`: seconds to wait for the next item; then the generator raises
+      `StreamTimeoutError` and the app is cancelled.  None: no limit.
+
+    An exception in the app is raised by the generator at that point; leaving
+    the loop early cancels the app and the remote calls it started.
+    """
 
     def decorate(app: Callable) -> Callable[..., Iterator[Any]]:
         @functools.wraps(app)

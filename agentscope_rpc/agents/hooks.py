@@ -1,4 +1,4 @@
-"""The hook runner (DESIGN §6): the one place where hooks are run.
+"""The hook runner: the one place where hooks are run.
 
 Agents, their proxies and the speak relay all run hooks through the
 `run_*` functions here (registries: `_hook_registry`).  `obj` is an agent or a proxy: its own hooks live in
@@ -15,22 +15,21 @@ Rules, as AgentScope 0.1.6 runs them:
   inside it are shared, not copied); a non-None return replaces the value
   passed on, None passes on the latest value.  When no hook returned
   anything the target receives the original.
-* Two signatures, chosen once per hook when it is registered:
 
-  ============  ===============================  ========================================
-  hook type     seed tutorial                    AgentScope 0.1.6
-  ============  ===============================  ========================================
-  pre_reply     ``(self, x) -> x | None``        ``(self, args, kwargs) -> (args, kwargs) | None``
-  post_reply    ``(self, x) -> x | None``        ``(self, args, kwargs, output) -> output | None``
-  pre_observe   ``(self, x) -> x | None``        same
-  post_observe  ``(self) -> None``               same (``(self, x)`` also accepted)
-  pre_speak     ``(self, msg, stream, last)``    same
-  post_speak    ``(self) -> None``               same
-  ============  ===============================  ========================================
+Two signatures, chosen once per hook when it is registered:
 
-  A hook that requires three positional arguments (four for post_reply), or
-  whose second parameter is named ``args``, or that takes only ``*args``,
-  gets 0.1.6's form; any other gets the seed's.
+| hook type      | seed tutorial                  | AgentScope 0.1.6                                    |
+|----------------|--------------------------------|-----------------------------------------------------|
+| `pre_reply`    | `(self, x)` -> x or None       | `(self, args, kwargs)` -> (args, kwargs) or None    |
+| `post_reply`   | `(self, x)` -> x or None       | `(self, args, kwargs, output)` -> output or None    |
+| `pre_observe`  | `(self, x)` -> x or None       | same                                                |
+| `post_observe` | `(self)` -> None               | same (`(self, x)` also accepted)                    |
+| `pre_speak`    | `(self, msg, stream, last)`    | same                                                |
+| `post_speak`   | `(self)` -> None               | same                                                |
+
+A hook that requires three positional arguments (four for post_reply), or
+whose second parameter is named `args`, or that takes only `*args`, gets
+0.1.6's form; any other gets the seed's.
 
 With no hooks registered a runner costs two dict lookups: no copy, no
 allocation (a pre_speak chain runs once per streamed chunk).

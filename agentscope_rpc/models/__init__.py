@@ -1,4 +1,4 @@
-"""Model configs registry and model wrappers (DESIGN §7).
+"""Model configs registry and model wrappers.
 
     from agentscope_rpc.models import read_model_configs, load_model_by_config_name
     read_model_configs([{"config_name": "gpt", "model_type": "openai_chat",

@@ -5,7 +5,9 @@
 (prints ``PORT n``; exits when stdin closes)
 
 Servers echo bytes: ``/floor.Echo/Stream`` (bidirectional) and, on the
-sync server, ``/floor.Echo/Unary``.  Clients:
+sync server, ``/floor.Echo/Unary``; ``/floor.Echo/Burst`` answers a count
+with that many small messages as fast as the server can send them (what
+relayed speech needs of a server stream).  Clients:
 
 * `AioStreamFloor`: one open grpc.aio stream; a round trip is
   ``await write(b); await read()`` timed *inside* the event loop, so no
@@ -30,12 +32,15 @@ import grpc
 from bench.experiments import _procs
 
 PAYLOAD = b"x" * 200  # about a tiny call's frame
+CHUNK = b"y" * 64  # about one speech delta's event
 STREAM = "/floor.Echo/Stream"
 UNARY = "/floor.Echo/Unary"
+BURST = "/floor.Echo/Burst"
 
 
-def _handlers(stream: object, unary: object = None) -> grpc.GenericRpcHandler:
-    methods = {"Stream": grpc.stream_stream_rpc_method_handler(stream)}
+def _handlers(stream: object, burst: object, unary: object = None) -> grpc.GenericRpcHandler:
+    methods = {"Stream": grpc.stream_stream_rpc_method_handler(stream),
+               "Burst": grpc.unary_stream_rpc_method_handler(burst)}
     if unary is not None:
         methods["Unary"] = grpc.unary_unary_rpc_method_handler(unary)
     return grpc.method_handlers_generic_handler("floor.Echo", methods)
@@ -44,6 +49,16 @@ def _handlers(stream: object, unary: object = None) -> grpc.GenericRpcHandler:
 async def _aio_echo(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
     async for message in requests:
         yield message
+
+
+async def _aio_burst(request: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
+    for _ in range(int(request)):
+        yield CHUNK
+
+
+def _sync_burst(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
+    for _ in range(int(request)):
+        yield CHUNK
 
 
 def _sync_echo(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
@@ -55,7 +70,7 @@ def _sync_unary(request: bytes, context: grpc.ServicerContext) -> bytes:
 
 
 async def _serve_aio() -> None:
-    server = grpc.aio.server(handlers=[_handlers(_aio_echo)])
+    server = grpc.aio.server(handlers=[_handlers(_aio_echo, _aio_burst)])
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     await asyncio.get_running_loop().run_in_executor(None, _procs.serve_until_stdin_closes, port)
@@ -63,7 +78,7 @@ async def _serve_aio() -> None:
 
 
 def _serve_sync() -> None:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), handlers=[_handlers(_sync_echo, _sync_unary)])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=16), handlers=[_handlers(_sync_echo, _sync_burst, _sync_unary)])
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
     try:
@@ -100,6 +115,19 @@ class AioStreamFloor:
         """`n` timed round trips (seconds each)."""
         return self.loop.run_until_complete(self._block(n))
 
+    async def _burst(self, n: int) -> float:
+        start = time.perf_counter()
+        count = 0
+        async for _ in self._channel.unary_stream(BURST)(str(n).encode()):
+            count += 1
+        if count != n:
+            raise RuntimeError(f"{count} of {n} messages arrived")
+        return n / (time.perf_counter() - start)
+
+    def burst(self, n: int) -> float:
+        """Messages per second of one server stream of `n` small messages, read on the loop."""
+        return self.loop.run_until_complete(self._burst(n))
+
     def close(self) -> None:
         """End the stream and the loop."""
         async def close() -> None:
@@ -124,10 +152,22 @@ class SyncStreamFloor:
         if next(self._responses) != PAYLOAD:
             raise RuntimeError("the echo server answered something else")
 
+    def burst(self, n: int) -> float:
+        """Messages per second of one server stream of `n` small messages, read on this thread."""
+        return _sync_burst_rate(self._channel, n)
+
     def close(self) -> None:
         """End the stream and the channel."""
         self._requests.put(None)
         self._channel.close()
+
+
+def _sync_burst_rate(channel: grpc.Channel, n: int) -> float:
+    start = time.perf_counter()
+    count = sum(1 for _ in channel.unary_stream(BURST)(str(n).encode(), timeout=120))
+    if count != n:
+        raise RuntimeError(f"{count} of {n} messages arrived")
+    return n / (time.perf_counter() - start)
 
 
 class SyncUnaryFloor:

@@ -40,8 +40,12 @@ sys.path[:0] = [p for p in (ROOT,) if p not in sys.path]
 from bench.experiments import _procs  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
-ALL = ["today", "a_direct", "b_sync_unary", "ab_sync_session", "floor_aio", "floor_sync_stream", "floor_sync_unary"]
-WITH_AGENTS = ["today", "a_direct", "b_sync_unary", "ab_sync_session"]
+ALL = ["today", "a_direct", "b_sync_server", "ab_sync_session", "b_sync_unary", "floor_aio", "floor_sync_stream",
+       "floor_sync_unary"]
+DIAGNOSTICS = ["ab_no_hand_off", "ab_single_thread"]  # not in a default run; name them with --systems
+WITH_AGENTS = ["today", "a_direct", "b_sync_server", "ab_sync_session", "b_sync_unary"]
+STREAMING_FLOORS = ["floor_aio", "floor_sync_stream"]  # --checks: server-stream messages/s
+BURST = 20_000
 READY_TIMEOUT_S = 180.0
 REPLY_TIMEOUT_S = 600.0
 
@@ -97,11 +101,13 @@ class Worker:
 
 
 def _git_head() -> str:
+    """The commit measured: git's HEAD, or $EXPERIMENT_COMMIT in an exported snapshot."""
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                               text=True, timeout=10, check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
-        return ""
+        head = ""
+    return os.environ.get("EXPERIMENT_COMMIT", "") or head
 
 
 def _rotated(names: list, r: int) -> list:
@@ -131,7 +137,8 @@ def run(names: list, rounds: int, block: int, warm: int, checks: bool, log_dir: 
             print(f"  round {r + 1}/{rounds} load {record['load'][-1]:.1f}: "
                   + " ".join(f"{n}={v:.3f}" for n, v in p50s.items()), flush=True)
         if checks:
-            record["checks"] = _checks([workers[n] for n in names if n in WITH_AGENTS], record)
+            record["checks"] = _checks([workers[n] for n in names if n in WITH_AGENTS])
+            record["bursts"] = _bursts([workers[n] for n in names if n in STREAMING_FLOORS])
         record["load"].append(os.getloadavg()[0])
     finally:
         for worker in workers.values():
@@ -140,7 +147,18 @@ def run(names: list, rounds: int, block: int, warm: int, checks: bool, log_dir: 
     return record
 
 
-def _checks(workers: list, record: dict) -> dict:
+def _bursts(workers: list) -> dict:
+    """Messages/s of one server stream of BURST small messages (3 alternated repeats), for the floors."""
+    out: dict = {w.name: [] for w in workers}
+    for r in range(3):
+        for worker in _rotated(workers, r):
+            out[worker.name].append(worker.ask(op="burst", n=BURST))
+        print(f"  burst {r + 1}/3: " + " ".join(
+            f"{w.name}={out[w.name][-1].get('msgs_per_s', float('nan')):,.0f}/s" for w in workers), flush=True)
+    return out
+
+
+def _checks(workers: list) -> dict:
     """Pipelined calls/s (3 alternated repeats) and 200 x 1 s sleepers (2 repeats), for the agent systems."""
     out: dict = {w.name: {"pipelined": [], "sleepers": [], "load": []} for w in workers}
     for r in range(3):
@@ -197,6 +215,16 @@ def _checks_table(checks: dict) -> list:
     return lines
 
 
+def _bursts_table(bursts: dict) -> list:
+    if not bursts:
+        return []
+    lines = ["", f"| floor | one server stream of {BURST:,} 64-byte messages, messages/s (median of 3) |", "|---|---:|"]
+    for name, runs in bursts.items():
+        rates = [r["msgs_per_s"] for r in runs if "msgs_per_s" in r]
+        lines.append(f"| {name} | {statistics.median(rates):,.0f} |" if rates else f"| {name} | error |")
+    return lines
+
+
 def markdown(record: dict, summary: dict) -> str:
     """The run as a Markdown table (what README.md quotes)."""
     from bench.experiments.systems import SYSTEMS  # noqa: PLC0415  (labels only)
@@ -216,7 +244,7 @@ def markdown(record: dict, summary: dict) -> str:
         lines.append(f"| {name}: {SYSTEMS[name].label} | {row['calls']:,} | {row['p50_ms']:.3f} | {row['p99_ms']:.2f} "
                      f"| {row['round_p50_median_ms']:.3f} | {ratio} | {row['cpu_client_us']:.0f} "
                      f"| {row['cpu_server_us']:.0f} |")
-    return "\n".join(lines + _checks_table(record.get("checks", {}))) + "\n"
+    return "\n".join(lines + _checks_table(record.get("checks", {})) + _bursts_table(record.get("bursts", {}))) + "\n"
 
 
 def main(argv: Optional[list] = None) -> int:
@@ -231,9 +259,9 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--out", default=RESULTS, help="directory of the result files (default: results/)")
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.systems.split(",") if n.strip()]
-    unknown = set(names) - set(ALL)
+    unknown = set(names) - set(ALL) - set(DIAGNOSTICS)
     if unknown:
-        parser.error(f"unknown system(s): {', '.join(sorted(unknown))} (known: {', '.join(ALL)})")
+        parser.error(f"unknown system(s): {', '.join(sorted(unknown))} (known: {', '.join(ALL + DIAGNOSTICS)})")
     stamp = time.strftime("%Y%m%d-%H%M%S") + (f"-{args.tag}" if args.tag else "")
     log_dir = os.path.join(args.out, "logs", stamp)
     os.makedirs(log_dir, exist_ok=True)

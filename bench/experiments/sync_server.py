@@ -47,13 +47,17 @@ from agentscope_rpc.rpc import codec, frames
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
 
 from bench.experiments import _procs
-from bench.experiments.sync_actor import InlineActor, Job, WorkerPool, refusal_event
+from bench.experiments.sync_actor import InlineActor, Job, WorkerPool, refusal_event, step
 
 SERVICE = "agentscope_rpc.AgentServer"
 MAX_MESSAGE_BYTES = 32 << 20
 MAX_READERS = 64  # reader threads per session at most (beyond: calls go to the worker pool)
 SPARE_READERS = 2  # waiting readers a session keeps; more end
 WAIT_POLL_S = 1.0  # a unary call waiting for a busy actor checks this often that its caller is still there
+# Diagnostic switch, to measure what the session's thread structure costs (both unsafe: a blocking reply
+# then stops the whole session): SYNC_SERVER_MODE=no-hand-off — the reader runs the step before a
+# follower may read; single-thread — the handler thread reads, runs every step and writes (no other thread).
+MODE = os.environ.get("SYNC_SERVER_MODE", "hand-off")
 
 
 class SyncHost:
@@ -138,9 +142,29 @@ class SyncHost:
         """`Session`: the handler thread writes; reader threads read and run steps (module docstring)."""
         if not self.authorised(context):
             context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid token is required")
+        if MODE == "single-thread":
+            return self._single_thread_session(requests)
         session = SyncSession(self, requests)
         context.add_callback(session.closed)
         return session.responses()
+
+    def _single_thread_session(self, requests: Iterator[pb.ClientFrame]) -> Iterator[pb.ServerFrame]:
+        """Diagnostic (SYNC_SERVER_MODE=single-thread): no thread but the handler's; calls only."""
+        yield pb.ServerFrame(items=[pb.ServerItem(hello=pb.Hello(
+            instance_id=self.instance_id, max_request_bytes=MAX_MESSAGE_BYTES, version="sync-prototype"))])
+        for frame in requests:
+            events = []
+            for item in frame.items:
+                kind = item.WhichOneof("item")
+                if kind == "call":
+                    try:
+                        events.append(step(self.actor(item.call.agent_id).obj, item.call))
+                    except AgentNotFoundError as err:
+                        events.append(refusal_event(item.call.task_id, err))
+                elif kind == "create":
+                    events.append(self.create(item.create))
+            if events:
+                yield pb.ServerFrame(items=[pb.ServerItem(event=e) for e in events])
 
 
 class SyncSession:
@@ -219,6 +243,9 @@ class SyncSession:
                         self._add_reader()
                     if not inline:
                         self.host.pool.submit(lambda m=mine: m[0].run_here(m[1]))
+                        mine = None
+                    elif MODE == "no-hand-off":  # diagnostic only: the session reads nothing while the step runs
+                        mine[0].run_here(mine[1])
                         mine = None
             if mine is not None:  # the read lock is released: a follower reads meanwhile
                 mine[0].run_here(mine[1])

@@ -11,6 +11,8 @@ JSON line on stdout (``latency.py`` is the coordinator):
 * ``{"op": "pipelined", "n": N}`` -> N calls issued, then all awaited: ``{"calls_per_s": ..}``
 * ``{"op": "sleepers", "n": N, "s": S}`` -> N agents on one server each
   sleeping S s in a blocking reply, all called at once: ``{"wall_s": ..}``
+* ``{"op": "burst", "n": N}`` (floors) -> one server stream of N small
+  messages: ``{"msgs_per_s": ..}``
 * ``{"op": "quit"}``
 
 Every call is a tiny `Msg` to an agent that replies at once (`Echo` of
@@ -71,6 +73,10 @@ class System:
         """Wall time of `n` agents on one server each sleeping `seconds` in reply, called at once."""
         raise NotImplementedError
 
+    def burst(self, n: int) -> float:
+        """Messages per second of one server stream of `n` small messages (floors only)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         """Stop what `setup` started."""
 
@@ -88,10 +94,15 @@ class Today(System):
 
     def setup(self) -> None:
         runtime.default().set_printer(None)
-        self.where = ours.launch()
-        self.server_pids = [ours.server_pid(ours._launchers[-1])]  # pylint: disable=protected-access
+        self.where = self.start_server()
         self.agent = ours.Echo("echo", to_dist=self.where)
         self._sleepers: list = []
+
+    def start_server(self) -> dict:
+        """The server's to_dist options."""
+        where = ours.launch()
+        self.server_pids = [ours.server_pid(ours._launchers[-1])]  # pylint: disable=protected-access
+        return where
 
     def one(self) -> None:
         self.agent(ours.TINY).result(timeout=10)
@@ -111,6 +122,21 @@ class Today(System):
 
     def close(self) -> None:
         ours.stop_all()
+
+
+class BSyncServer(Today):
+    """Today's client (the runtime, unchanged) on (b)'s sync server, through its Session stream."""
+
+    label = "(b) sync session server, today's client"
+
+    def start_server(self) -> dict:
+        token = secrets.token_urlsafe(16)
+        self.proc, port = _procs.spawn_server("bench.experiments.sync_server", [], {codec.TOKEN_ENV: token})
+        self.server_pids = [self.proc.pid]
+        return {"host": "127.0.0.1", "port": port, "token": token}
+
+    def close(self) -> None:
+        _procs.stop(self.proc)
 
 
 class _Prototype(System):
@@ -156,9 +182,12 @@ class _OnTodaysServer(_Prototype):
 
 
 class _OnSyncServer(_Prototype):
+    server_env: dict = {}
+
     def start_server(self) -> codec.Endpoint:
         token = secrets.token_urlsafe(16)
-        self.proc, port = _procs.spawn_server("bench.experiments.sync_server", [], {codec.TOKEN_ENV: token})
+        self.proc, port = _procs.spawn_server("bench.experiments.sync_server", [],
+                                              {codec.TOKEN_ENV: token, **self.server_env})
         self.server_pids = [self.proc.pid]
         return codec.Endpoint("127.0.0.1", port, token)
 
@@ -194,6 +223,20 @@ class ABSyncSession(_OnSyncServer):
         return DirectSession(endpoint)
 
 
+class ABNoHandOff(ABSyncSession):
+    """Diagnostic: as ab_sync_session, but the reader runs the step before a follower may read."""
+
+    label = "diagnostic: ab without the reader hand-off (unsafe)"
+    server_env = {"SYNC_SERVER_MODE": "no-hand-off"}
+
+
+class ABSingleThread(ABSyncSession):
+    """Diagnostic: as ab_sync_session, but one server thread reads, runs every step and writes."""
+
+    label = "diagnostic: ab, one server thread per session (unsafe)"
+    server_env = {"SYNC_SERVER_MODE": "single-thread"}
+
+
 class _Floor(System):
     mode = ""
 
@@ -208,6 +251,9 @@ class _Floor(System):
 
     def one(self) -> None:
         self.client.one()
+
+    def burst(self, n: int) -> float:
+        return self.client.burst(n)
 
     def close(self) -> None:
         self.client.close()
@@ -250,13 +296,15 @@ class FloorSyncUnary(_Floor):
 SYSTEMS: dict[str, Callable[[], System]] = {
     "today": Today,
     "a_direct": ADirect,
-    "b_sync_unary": BSyncUnary,
+    "b_sync_server": BSyncServer,
     "ab_sync_session": ABSyncSession,
+    "b_sync_unary": BSyncUnary,
+    "ab_no_hand_off": ABNoHandOff,
+    "ab_single_thread": ABSingleThread,
     "floor_aio": FloorAio,
     "floor_sync_stream": FloorSyncStream,
     "floor_sync_unary": FloorSyncUnary,
 }
-PROTOTYPES = ["today", "a_direct", "b_sync_unary", "ab_sync_session"]  # the ones with agents (checks)
 
 
 def _cpu(pids: list) -> float:
@@ -283,6 +331,8 @@ def answer(system: System, command: dict) -> Optional[dict]:
         return {"calls_per_s": system.pipelined(int(command["n"]))}
     if op == "sleepers":
         return {"wall_s": system.sleepers(int(command["n"]), float(command["s"]))}
+    if op == "burst":
+        return {"msgs_per_s": system.burst(int(command["n"]))}
     if op == "quit":
         return None
     raise ValueError(f"unknown command {op!r}")

@@ -198,6 +198,8 @@ def test_the_floor_echoes(mode: str, make: Any) -> None:
         floor = make(port)
         samples = floor.block(20) if hasattr(floor, "block") else [floor.one() for _ in range(20)]
         assert len(samples) == 20
+        if hasattr(floor, "burst"):
+            assert floor.burst(500) > 0  # raises unless all 500 messages arrived
         floor.close()
     finally:
         _procs.stop(proc)
