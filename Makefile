@@ -80,7 +80,7 @@ API_MODULES := agentscope_rpc agentscope_rpc.message agentscope_rpc.agents agent
 	agentscope_rpc.console agentscope_rpc.transcript agentscope_rpc.environment \
 	agentscope_rpc.environment.errors agentscope_rpc.rpc agentscope_rpc.rpc.retry_strategy \
 	agentscope_rpc.server agentscope_rpc.runtime agentscope_rpc.exception agentscope_rpc.serialize \
-	agentscope_rpc.manager agentscope_rpc.utils.common agentscope_rpc.logging
+	agentscope_rpc.manager agentscope_rpc.utils.common agentscope_rpc.logging agentscope_rpc.distributable
 API_MODULES_RAY := agentscope_rpc.deploy agentscope_rpc.deploy.ray
 # pdoc warns on two things it cannot do, which the code does on purpose: read
 # postponed annotations of a NamedTuple's generated __init__, and see names a

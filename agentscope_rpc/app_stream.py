@@ -44,6 +44,7 @@ class AppStream:
 
     # -- producers (any thread) -----------------------------------------------
     def __call__(self, event: speech.SpeakEvent) -> bool:
+        """As a speech sink: a completed message (or, with `chunks`, each snapshot) joins the stream."""
         # a message that failed mid-stream yields no `last` snapshot (its
         # chunks so far were delivered; the error surfaces where the app
         # raises it), so `last=True` always means "complete"
@@ -57,6 +58,7 @@ class AppStream:
         return True  # the app shows it; the console stays quiet
 
     def put(self, obj: Any) -> None:
+        """`put_into_stream(obj)`: `obj` joins the stream."""
         self._push(obj)
 
     def wait_calls(self) -> None:
@@ -99,9 +101,11 @@ class AppStream:
             return len(self._items)
 
     def stop_stream(self) -> None:
+        """`stop_stream()`: the stream ends (completed) after what it holds."""
         self.finish()
 
     def finish(self, error: Optional[BaseException] = None) -> None:
+        """End the stream: completed, or with `error` raised to the consumer after what it holds."""
         with self._cond:
             if self.status is None:
                 self.status = ERROR if error is not None else COMPLETED
@@ -110,6 +114,7 @@ class AppStream:
 
     # -- consumer ------------------------------------------------------------------
     def cancel(self) -> None:
+        """The consumer left: end the stream at once and cancel the remote calls the app started."""
         with self._cond:
             if self.status is None:
                 self.status = CANCELLED

@@ -71,6 +71,7 @@ class Runtime:
     # -- printer -------------------------------------------------------------------
     @property
     def printer(self) -> Optional[Callable[[Any], None]]:
+        """The console printer speech falls back to (a `console.ConsolePrinter` unless set), or None."""
         printer = self._printer
         if printer is _DEFAULT_PRINTER:
             from .console import ConsolePrinter
@@ -126,6 +127,7 @@ class Runtime:
             self._loop, self._own_loop = loop, False
 
     def in_loop_thread(self) -> bool:
+        """True when called on this runtime's event loop (where nothing may block)."""
         loop = self._loop
         if loop is None:
             return False
@@ -181,10 +183,12 @@ class Runtime:
         return value
 
     def services(self) -> list:
+        """Every object built by `service()` so far."""
         with self._lock:
             return list(self._services.values())
 
     def drop_service(self, key: Hashable, value: Any) -> None:
+        """Forget the object stored under `key`, if it is still `value`."""
         with self._lock:
             if self._services.get(key) is value:
                 del self._services[key]
@@ -203,6 +207,7 @@ class Runtime:
         return ref_placeholder(self, ref)
 
     def connections(self) -> list:
+        """This runtime's connections to agent servers."""
         return [s for s in self.services() if type(s).__name__ == "Connection"]
 
     # -- proxies ---------------------------------------------------------------------
@@ -215,6 +220,7 @@ class Runtime:
             live.add(proxy)
 
     def proxies_for(self, agent_id: str) -> list:
+        """The live proxies standing for `agent_id` in this runtime."""
         live = self.proxies.get(agent_id)
         return list(live) if live else []
 
@@ -229,6 +235,7 @@ class Runtime:
         return streams
 
     def runtime_stream_writer(self) -> Any:
+        """The runtime stream `put_into_stream` writes to outside an app (a new one after stop_stream)."""
         from .app_stream import AppStream
 
         with self._lock:
@@ -238,6 +245,7 @@ class Runtime:
             return streams[-1]
 
     def runtime_stream_reader(self) -> Any:
+        """The runtime stream `get_runtime_stream` reads (the oldest that is open or still holds items)."""
         from .app_stream import AppStream
 
         with self._lock:
@@ -279,11 +287,16 @@ class Runtime:
             self.children.append(child)
         return child
 
-    def stop_children(self) -> None:
+    def stop_children(self, patience: float = 2.0) -> None:
+        """Stop this runtime's child servers (in parallel) and its fork server.
+
+        Each is asked to stop, then given `patience` seconds per step before
+        being terminated, then killed.
+        """
         with self._lock:
             children, self.children = self.children, []
             forks, self._forks = self._forks, None
-        threads = [threading.Thread(target=child.stop, kwargs={"timeout": 2.0}) for child in children]
+        threads = [threading.Thread(target=child.stop, kwargs={"timeout": patience}) for child in children]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -315,10 +328,10 @@ class Runtime:
             if not interrupted and self._loop is not None:
                 abandoned = self.drain(EXIT_GRACE_S)
                 if abandoned:
-                    names = ", ".join(f"{getattr(r, 'request_id', '?')} on {c.endpoint.address}" for c, r in abandoned)
+                    names = ", ".join(f"{r.describe()} on {c.endpoint.address}" for c, r in abandoned)
                     log.warning("agentscope-rpc: exiting with %d call(s) unfinished: %s", len(abandoned), names)
         finally:
-            self.stop_children()
+            self.stop_children(0.2 if interrupted else 2.0)  # after Ctrl-C, no waiting on running calls
 
     # -- end ---------------------------------------------------------------------------
     def close(self) -> None:

@@ -2,8 +2,7 @@
 
 `_Hooked` puts hooks around the outermost call of `reply` / `observe`, so
 hooks fire once per call even when a subclass chains `super().reply()`, and a
-hook calling its own target does not recurse.  `recording_init` records the
-constructor arguments (`InitSettings`), which rebuild the agent on a server.
+hook calling its own target does not recurse.
 """
 from __future__ import annotations
 
@@ -94,40 +93,4 @@ def speak_hooks(obj: "Any", runner: Callable, *args: Any, default: Any = None) -
         _ACTIVE.reset(token)
 
 
-class InitSettings(tuple):
-    """`(args, kwargs)` of an agent's outermost constructor call.
-
-    Unpacks as a pair; AgentScope 0.1.6 programs read it as a dict too:
-    `agent._init_settings["args"]`, `agent._init_settings["kwargs"]`.
-    """
-
-    __slots__ = ()
-
-    def __new__(cls, args: tuple, kwargs: dict) -> "InitSettings":
-        return super().__new__(cls, (tuple(args), dict(kwargs)))
-
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
-        if key == "args":
-            key = 0
-        elif key == "kwargs":
-            key = 1
-        return tuple.__getitem__(self, key)
-
-    def __reduce__(self):
-        return (InitSettings, (tuple.__getitem__(self, 0), tuple.__getitem__(self, 1)))
-
-
-def recording_init(init: Callable) -> Callable:
-    """Wrap a subclass's `__init__`: drop `to_dist=`, record the outermost call's arguments."""
-    @functools.wraps(init)
-    def wrapper(self: "Any", *args: Any, **kwargs: Any) -> None:
-        kwargs.pop("to_dist", None)
-        if "_init_settings" not in self.__dict__:
-            self.__dict__["_init_settings"] = InitSettings(args, kwargs)
-        init(self, *args, **kwargs)
-
-    wrapper.__agentscope_hooked__ = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-__all__ = ["InitSettings", "hooked", "recording_init", "speak_hooks"]
+__all__ = ["hooked", "speak_hooks"]

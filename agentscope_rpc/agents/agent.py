@@ -13,9 +13,10 @@ import inspect
 from typing import Any, Callable, Iterable, Optional, Union
 
 from .. import runtime, speech
-from ..message import Msg, new_id
+from ..distributable import Distributable, InitSettings
 from ..memory import TemporaryMemory
-from ._wrapping import InitSettings, hooked, recording_init, speak_hooks
+from ..message import Msg, new_id
+from ._wrapping import hooked, speak_hooks
 from .hooks import (
     HOOK_TYPES,
     HookOwner,
@@ -31,7 +32,7 @@ from .hooks import (
 )
 
 
-class AgentBase(HookOwner):
+class AgentBase(Distributable, HookOwner):
     """Base class of every agent; subclasses implement `reply(x=None) -> Msg`.
 
     `AgentBase(name, sys_prompt=None, model_config_name=None, use_memory=True,
@@ -55,7 +56,6 @@ class AgentBase(HookOwner):
     agent can be rebuilt on a server.
     """
 
-    __agentscope_distributable__ = True  # agent servers may host instances
     _class_hooks = HookRegistry(class_level=True)
     _hook_mro = None  # proxies set it to the remote class's MRO; agents use their own
 
@@ -65,18 +65,6 @@ class AgentBase(HookOwner):
         for kind in ("reply", "observe"):
             if kind in cls.__dict__:
                 setattr(cls, kind, hooked(kind, cls.__dict__[kind]))
-        init = cls.__dict__.get("__init__")
-        if init is not None and not getattr(init, "__agentscope_hooked__", False):
-            cls.__init__ = recording_init(init)  # type: ignore[misc]
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        dist = kwargs.get("to_dist")
-        if dist:
-            from ..rpc.to_dist import create_remote_agent  # lazy: transport layer
-
-            kwargs = {k: v for k, v in kwargs.items() if k != "to_dist"}
-            return create_remote_agent(cls, args, kwargs, dist)
-        return super().__new__(cls)
 
     def __init__(
         self,
@@ -281,29 +269,6 @@ class AgentBase(HookOwner):
     def clear_all_class_hooks(cls) -> None:
         """Remove every hook registered on this class (not its subclasses')."""
         cls.__dict__["_class_hooks"].clear()
-
-    # -- distribution --------------------------------------------------------
-    def to_dist(self, host: str = "localhost", port: Optional[int] = None, **options: Any) -> Any:
-        """Move this agent into an agent server; returns the proxy (`RemoteAgent`) to use.
-
-        The agent is rebuilt there from its constructor arguments, with its
-        memory and its `agent_id`; hooks registered on it stay here, on the
-        proxy.  Use the proxy from then on: this object is left as it was.
-
-        Without `port` a fresh child server process is started for it (with
-        a fresh random token; it stops when the program ends).  With `port`,
-        the server at `host:port`.  `options`: `token` (default: the
-        `AGENTSCOPE_RPC_TOKEN` environment variable), `tls_root_cert`,
-        `tls_client_cert`, `tls_client_key` (PEM text or a file path),
-        `tls_server_name`, `retry_strategy` (a `RetryBase`, for connecting);
-        AgentScope 0.1.6's `max_pool_size`, `max_expire_time`,
-        `max_timeout_seconds`, `local_mode` and `lazy_launch` are accepted and
-        ignored.  Any other option raises `TypeError`.  `host` may also be a
-        fleet, which picks the server.
-        """
-        from ..rpc.to_dist import distribute_existing  # lazy: transport layer
-
-        return distribute_existing(self, host=host, port=port, **options)
 
 
 def _pre_observed(agent: AgentBase, args: tuple, kwargs: dict) -> tuple[Any, tuple, dict]:

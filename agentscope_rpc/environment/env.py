@@ -23,6 +23,8 @@ from abc import ABC, abstractmethod
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Iterable, List, Optional
 
+from ..distributable import Distributable
+
 from .errors import EnvAlreadyExistError, EnvNotFoundError
 from .event import Event
 
@@ -94,43 +96,13 @@ class EventListener(ABC):
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def _recording_init(init: Callable) -> Callable:
-    """Accept `to_dist=` and keep the outermost constructor's arguments."""
-
-    @functools.wraps(init)
-    def wrapper(self: "Env", *args: Any, **kwargs: Any) -> None:
-        kwargs.pop("to_dist", None)
-        if "_init_settings" not in self.__dict__:
-            self.__dict__["_init_settings"] = (args, dict(kwargs))
-        init(self, *args, **kwargs)
-
-    wrapper.__agentscope_hooked__ = True  # type: ignore[attr-defined]
-    return wrapper
-
-
-class Env(ABC):
+class Env(Distributable, ABC):
     """The env interface: a name, child envs, listeners of event functions.
 
     Implementations mark their event functions with `@event_func`;
     `BasicEnv` implements everything but `describe`.
     """
 
-    __agentscope_distributable__ = True  # servers may host it (not only agents)
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        init = cls.__dict__.get("__init__")
-        if init is not None and not getattr(init, "__agentscope_hooked__", False):
-            cls.__init__ = _recording_init(init)  # type: ignore[misc]
-
-    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        dist = kwargs.get("to_dist")
-        if dist:
-            from ..rpc.to_dist import create_remote_agent  # lazy: transport layer
-
-            kwargs = {k: v for k, v in kwargs.items() if k != "to_dist"}
-            return create_remote_agent(cls, args, kwargs, dist)
-        return super().__new__(cls)
 
     @property
     @abstractmethod
@@ -172,16 +144,6 @@ class Env(ABC):
     @abstractmethod
     def describe(self, **kwargs: Any) -> str:
         """A description of the env's current state."""
-
-    def to_dist(self, host: str = "localhost", port: Optional[int] = None, **options: Any) -> Any:
-        """Move this env into an agent server; returns the proxy to use.
-
-        The env is rebuilt there from its constructor arguments.  Without
-        `port` a fresh child server process is started for it.
-        """
-        from ..rpc.to_dist import distribute_existing  # lazy: transport layer
-
-        return distribute_existing(self, host=host, port=port, **options)
 
 
 class BasicEnv(Env):

@@ -5,7 +5,7 @@
 from .client import RpcClient
 from .decorators import async_func, sync_func
 from .placeholder import AsyncResult
-from .proxy import RemoteAgent, RemoteObject
+from .proxy import RemoteAgent, RemoteObject, wait_ready
 from .retry_strategy import RetryBase, RetryExponential, RetryFixedTimes
 from .to_dist import DistConf
 
@@ -13,6 +13,7 @@ __all__ = [
     "AsyncResult",
     "RemoteAgent",
     "RemoteObject",
+    "wait_ready",
     "RpcClient",
     "DistConf",
     "async_func",

@@ -24,10 +24,11 @@ from .speak_codec import SpeakDecoder
 class CallEvents:
     """The calling side of one call (see module docstring).  Not thread-safe: one lane at a time."""
 
-    __slots__ = ("runtime", "endpoint", "placeholder", "sinks", "agent_id", "owner", "on_result", "lane", "_decoder")
+    __slots__ = ("runtime", "endpoint", "placeholder", "sinks", "agent_id", "owner", "on_result", "lane",
+                 "after_observes", "_decoder")
 
     def __init__(self, runtime: Any, endpoint: Any, placeholder: Any, sinks: tuple, agent_id: str, owner: Any = None,
-                 on_result: Optional[Callable[[Any], Any]] = None) -> None:
+                 on_result: Optional[Callable[[Any], Any]] = None, after_observes: bool = False) -> None:
         self.runtime = runtime
         self.endpoint = endpoint
         self.placeholder = placeholder
@@ -38,6 +39,8 @@ class CallEvents:
         # the dispatcher lane: calls feeding one consumer (an app stream) are
         # delivered in arrival order; others by agent, so a stuck hook holds up only its agent
         self.lane = ("sinks",) + tuple(id(s) for s in sinks) if sinks else ("agent", agent_id)
+        # made while observes were in flight: an observe that failed surfaces here (it settled first)
+        self.after_observes = after_observes
         self._decoder: Optional[SpeakDecoder] = None
 
     # -- on the dispatcher lane ----------------------------------------------------------
@@ -91,6 +94,11 @@ class CallEvents:
         try:
             if error is None:
                 kind = event.WhichOneof("event")
+                if self.after_observes:
+                    error = self.owner.take_observe_failure()
+                    if error is not None:
+                        placeholder._set_exception(error)  # pylint: disable=protected-access
+                        return
                 if kind == "result":
                     value = codec.decode(event.result, self.runtime.placeholder_from_ref)
                     if self.on_result is not None:

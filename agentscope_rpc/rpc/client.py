@@ -24,7 +24,11 @@ ALIVE_DEADLINE = 5.0
 
 
 class RpcClient:
-    """A client of one agent server (see module docstring)."""
+    """AgentScope v0's management client of one agent server.
+
+    Each method is a unary management RPC with a deadline (`timeout`
+    seconds), on the current runtime's connection to that server.
+    """
 
     def __init__(self, host: str, port: int, token: Optional[str] = None, tls_root_cert: str = "",
                  tls_client_cert: str = "", tls_client_key: str = "", timeout: float = 10.0) -> None:
@@ -37,6 +41,7 @@ class RpcClient:
 
     @classmethod
     def for_connection(cls, connection: Any) -> "RpcClient":
+        """The client of an existing connection (what a proxy's `.client` is)."""
         client = cls.__new__(cls)
         client.host, client.port, client._conn = connection.endpoint.host, connection.endpoint.port, connection
         client.timeout = 10.0
@@ -44,6 +49,7 @@ class RpcClient:
 
     @property
     def url(self) -> str:
+        """`host:port` of the server."""
         return f"{self.host}:{self.port}"
 
     def __repr__(self) -> str:

@@ -43,10 +43,13 @@ RELEASE_DELAY_S = 0.05  # releases wait at most this long for a frame to ride on
 class PendingCall:
     """One call in flight; `item` is its serialized `ClientItem`, made by the caller's thread."""
 
-    __slots__ = ("request_id", "item", "events", "timeout", "timer", "lane_used", "session", "attempt")
+    __slots__ = ("request_id", "item", "events", "timeout", "timer", "lane_used", "session", "attempt", "held",
+                 "method")
 
-    def __init__(self, request_id: str, item: bytes, events: CallEvents, timeout: Optional[float]) -> None:
+    def __init__(self, request_id: str, item: bytes, events: CallEvents, timeout: Optional[float],
+                 method: str = "") -> None:
         self.request_id = request_id
+        self.method = method
         self.item = item
         self.events = events
         self.timeout = timeout
@@ -54,6 +57,39 @@ class PendingCall:
         self.lane_used = events.on_result is not None  # outcome goes through the lane
         self.session: Optional["ClientSession"] = None
         self.attempt = 0  # sends that never reached a server (see ClientSession._die)
+        self.held: Optional[list] = None  # events held back until the calls it depends on settle (gate)
+
+    def describe(self) -> str:
+        """What this request is, for a person (the exit warning)."""
+        return f"{self.method or 'a call'} of {self.events.agent_id} (task {self.request_id})"
+
+    def hold_until(self, deps: list, runtime: Any) -> None:
+        """Hold this call's events until `deps` (placeholders of calls made here) have settled.
+
+        A call given another call's placeholder runs after it (its server
+        fetches the value); holding its events until the first call settled
+        here keeps what reaches hooks and streams in causal order, although
+        the two travel on different connections.
+        """
+        left = [p for p in deps if not p.done()]
+        if not left:
+            return
+        self.held = []
+        count = [len(left)]
+
+        def one_done(_placeholder: Any) -> None:
+            count[0] -= 1
+            if count[0] == 0:
+                runtime.call_soon(self._open)
+
+        for placeholder in left:
+            placeholder.add_done_callback(one_done)
+
+    def _open(self) -> None:
+        if self.session is not None:
+            self.session.open_gate(self)
+        else:
+            self.held = None
 
     def cancel(self) -> None:
         """The placeholder's handle: abandon the call (from any thread)."""
@@ -65,26 +101,34 @@ class PendingCall:
 class PendingCreate:
     """One creation in flight; `ready` is settled with its `Created` reply or its error."""
 
-    __slots__ = ("request_id", "item", "ready", "defines", "attempt")
+    __slots__ = ("request_id", "agent_id", "item", "ready", "defines", "attempt")
 
     def __init__(self, request: pb.CreateRequest, ready: Any, defines: tuple) -> None:
         self.request_id = request.request_id
+        self.agent_id = request.agent_id
         self.item = pb.ClientItem(create=request).SerializeToString()
         self.ready = ready
         self.defines = defines  # (kind, digest, data) blobs it refers to
         self.attempt = 0
 
+    def describe(self) -> str:
+        return f"the creation of {self.agent_id}"
+
 
 class PendingFetch:
     """One fetch of a result by task id; settles `placeholder`."""
 
-    __slots__ = ("request_id", "item", "placeholder", "attempt")
+    __slots__ = ("request_id", "task_id", "item", "placeholder", "attempt")
 
     def __init__(self, request: pb.FetchRequest, placeholder: Any) -> None:
         self.request_id = request.request_id
+        self.task_id = request.task_id
         self.item = pb.ClientItem(fetch=request).SerializeToString()
         self.placeholder = placeholder
         self.attempt = 0
+
+    def describe(self) -> str:
+        return f"a fetch of task {self.task_id}"
 
 
 class ClientSession:
@@ -253,22 +297,31 @@ class ClientSession:
             return  # abandoned
         kind = event.WhichOneof("event")
         if isinstance(pending, PendingCall):
-            if kind in ("speak", "put", "stop"):
-                pending.lane_used = True
-                done = self.runtime.dispatch(pending.events.lane, pending.events.deliver, event)
-                done.add_done_callback(lambda _f, rid=event.request_id: self._queue_credit(rid))
+            if pending.held is not None:  # waiting for the calls it depends on to settle here first
+                pending.held.append(event)
                 return
-            del self.requests[event.request_id]
-            if pending.timer is not None:
-                pending.timer.cancel()
-            if pending.lane_used:
-                done = self.runtime.dispatch(pending.events.lane, pending.events.settle, event)
-                done.add_done_callback(lambda _f, p=pending: self._after_outcome(p))
-            else:
-                pending.events.settle(event)
-                self._after_outcome(pending)
+            self._call_event(pending, event, kind)
             return
         del self.requests[event.request_id]
+        self._other_event(pending, event, kind)
+
+    def _call_event(self, pending: PendingCall, event: pb.Event, kind: str) -> None:
+        if kind in ("speak", "put", "stop"):
+            pending.lane_used = True
+            done = self.runtime.dispatch(pending.events.lane, pending.events.deliver, event)
+            done.add_done_callback(lambda _f, rid=event.request_id: self._queue_credit(rid))
+            return
+        del self.requests[event.request_id]
+        if pending.timer is not None:
+            pending.timer.cancel()
+        if pending.lane_used:
+            done = self.runtime.dispatch(pending.events.lane, pending.events.settle, event)
+            done.add_done_callback(lambda _f, p=pending: self._after_outcome(p))
+        else:
+            pending.events.settle(event)
+            self._after_outcome(pending)
+
+    def _other_event(self, pending: Any, event: pb.Event, kind: str) -> None:
         if isinstance(pending, PendingCreate):
             if kind == "created":
                 instance = self.hello.instance_id if self.hello is not None else ""
@@ -285,6 +338,14 @@ class ClientSession:
                     pending.placeholder._set_result(value)  # pylint: disable=protected-access
             else:
                 pending.placeholder._set_exception(self._error_of(event))  # pylint: disable=protected-access
+
+    def open_gate(self, pending: PendingCall) -> None:
+        """(loop) The calls `pending` depends on have settled: its held events go on, in order."""
+        held, pending.held = pending.held or [], None
+        for event in held:
+            if self.requests.get(pending.request_id) is not pending:
+                return  # failed or abandoned meanwhile
+            self._call_event(pending, event, event.WhichOneof("event"))
 
     def _after_outcome(self, pending: PendingCall) -> None:
         """Release the result unless a reference to it was handed on."""
@@ -343,10 +404,12 @@ class ClientSession:
         if self._release_timer is not None:
             self._release_timer.cancel()
         retry = self.hello is None and isinstance(error, exc.AgentServerNotAliveError)
+        again = [request for request in pending if retry or isinstance(request, PendingFetch)]
+        self.conn.resend(again, error)  # in the order they were sent
         for request in pending:
             if retry or isinstance(request, PendingFetch):
-                self.conn.resend(request, error)
-            elif isinstance(request, PendingCall):
+                continue
+            if isinstance(request, PendingCall):
                 self._fail_call(request, error)
             elif isinstance(request, PendingCreate):
                 request.ready._set_exception(error)  # pylint: disable=protected-access

@@ -13,6 +13,7 @@ server handed a placeholder never learns the producer's token.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import hmac
@@ -20,7 +21,7 @@ import json
 import threading
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import cloudpickle
 import grpc
@@ -137,6 +138,9 @@ def _jsonable(obj: Any) -> Any:
     if as_ref is not None:
         value = as_ref()
         if isinstance(value, ResultRef):
+            exported = getattr(_exports, "bucket", None)
+            if exported is not None:
+                exported.append(obj)
             value = value.exported()
             ep = value.endpoint
             return {
@@ -153,6 +157,19 @@ def _jsonable(obj: Any) -> Any:
 
 
 _refs_hook = threading.local()  # the `refs` of the decode running on this thread
+_exports = threading.local()  # placeholders an encode on this thread sent as references
+
+
+@contextlib.contextmanager
+def collecting_exports() -> Iterator[list]:
+    """Within the block, placeholders encoded as references are appended to the list."""
+    previous = getattr(_exports, "bucket", None)
+    bucket: list = []
+    _exports.bucket = bucket
+    try:
+        yield bucket
+    finally:
+        _exports.bucket = previous
 
 
 def _object_hook(data: dict) -> Any:

@@ -119,15 +119,23 @@ class Connection:
             if self._session is session:
                 self._session = None
 
-    def resend(self, pending: Any, error: BaseException) -> None:
-        """An idempotent request (or one the server never saw) goes out again after a backoff."""
-        attempt = pending.attempt
+    def resend(self, requests: list, error: BaseException) -> None:
+        """Requests the server never saw (or idempotent ones) go out again, together and in order, after a backoff."""
+        if not requests:
+            return
+        attempt = max(request.attempt for request in requests)
         delays = list(self.retry.delays())
         if attempt >= len(delays):
-            self._fail(pending, error)
+            for request in requests:
+                self._fail(request, error)
             return
-        pending.attempt = attempt + 1
-        asyncio.get_running_loop().call_later(delays[attempt], self._send, pending)
+        for request in requests:
+            request.attempt = attempt + 1
+        asyncio.get_running_loop().call_later(delays[attempt], self._send_all, requests)
+
+    def _send_all(self, requests: list) -> None:
+        for request in requests:
+            self._send(request)
 
     @staticmethod
     def _fail(pending: Any, error: BaseException) -> None:
@@ -146,7 +154,7 @@ class Connection:
     # -- requests (any thread) -----------------------------------------------------------------
     def call(self, agent_id: str, method: str, args: tuple, kwargs: dict, sinks: tuple = (), owner: Any = None,
              on_result: Optional[Callable[[Any], Any]] = None, timeout: Optional[float] = None,
-             allow_pickle: bool = True) -> AsyncResult:
+             allow_pickle: bool = True, after_observes: bool = False) -> AsyncResult:
         """Start a call; returns its placeholder at once."""
         task_id = new_id()
         placeholder = AsyncResult(
@@ -155,9 +163,12 @@ class Connection:
         item = pb.ClientItem()
         call = item.call
         call.task_id, call.agent_id, call.method, call.window = task_id, agent_id, method, WINDOW
-        call.args.CopyFrom(codec.encode_args(args, kwargs, allow_pickle))
-        events = CallEvents(self.runtime, self.endpoint, placeholder, sinks, agent_id, owner, on_result)
-        pending = PendingCall(task_id, item.SerializeToString(), events, timeout)
+        with codec.collecting_exports() as handed_on:
+            call.args.CopyFrom(codec.encode_args(args, kwargs, allow_pickle))
+        events = CallEvents(self.runtime, self.endpoint, placeholder, sinks, agent_id, owner, on_result, after_observes)
+        pending = PendingCall(task_id, item.SerializeToString(), events, timeout, method)
+        if handed_on:  # its events wait for those of the calls whose results it was given
+            pending.hold_until([p for p in handed_on if isinstance(p._handle, PendingCall)], self.runtime)
         placeholder._set_handle(pending)  # pylint: disable=protected-access
         self._send(pending)
         return placeholder

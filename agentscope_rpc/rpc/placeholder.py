@@ -97,13 +97,16 @@ class AsyncResult:
     # -- consumer side -------------------------------------------------------------------
     @property
     def ref(self) -> Optional[ResultRef]:
+        """Where the result lives (producer, task id); None for a placeholder made locally."""
         return self._ref
 
     @property
     def task_id(self) -> str:
+        """The id of the call behind it ("" for a local placeholder)."""
         return self._ref.task_id if self._ref else ""
 
     def done(self) -> bool:
+        """True once it holds the value or the error (never waits)."""
         return self._state != _PENDING
 
     def _wait(self, timeout: Optional[float]) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import time
 from typing import Any, Callable, Optional
 
 from .. import speech
@@ -39,7 +40,14 @@ log = logging.getLogger(__name__)
 
 
 class RemoteObject:
-    """Proxy of an object hosted by an agent server (see module docstring)."""
+    """Proxy of an object hosted by an agent server.
+
+    `proxy(x)` / `proxy.reply(x)` and `@async_func` methods return an
+    `AsyncResult` at once; other public methods wait and return the value;
+    public attributes are read remotely; private ones raise AttributeError.
+    The creation is pipelined: a failed one raises `AgentCreationError` at
+    the first use after it is known, and from `wait_ready()`.
+    """
 
     def __init__(self, connection: Any, agent_id: str, methods: dict, ready: AsyncResult,
                  name: Optional[str] = None, agent_class: Optional[type] = None, child: Any = None) -> None:
@@ -51,16 +59,29 @@ class RemoteObject:
         self._agent_class = agent_class
         self._child = child
         self._deferred: Optional[BaseException] = None  # an observe that failed: raised on next use
+        self._observing: list = []  # observes in flight (a call made meanwhile surfaces their failure)
         connection.runtime.register_proxy(agent_id, self)
 
     # -- identity -------------------------------------------------------------------------
     @property
     def agent_id(self) -> str:
+        """The remote object's id on its server."""
         return self._agent_id
 
     @property
     def endpoint(self) -> codec.Endpoint:
+        """The server it lives on (address, token, TLS settings)."""
         return self._conn.endpoint
+
+    @property
+    def host(self) -> str:
+        """Its server's host (AgentScope v0)."""
+        return self._conn.endpoint.host
+
+    @property
+    def port(self) -> int:
+        """Its server's port (AgentScope v0)."""
+        return self._conn.endpoint.port
 
     @property
     def client(self) -> Any:
@@ -71,6 +92,7 @@ class RemoteObject:
 
     @property
     def name(self) -> str:
+        """Its name (known locally when given to the constructor, else asked of the server)."""
         if self._name is None:
             self._name = self.wait_ready()._ready.result()[0].name
         return self._name
@@ -106,9 +128,9 @@ class RemoteObject:
                     f"agent server {self.endpoint.address} restarted: {self._label()} was lost with it",
                     self.endpoint.host, self.endpoint.port,
                 )
-        error, self._deferred = self._deferred, None
-        if error is not None:
-            raise AgentCallError(type(error).__name__, f"an earlier observe failed: {error}", agent_id=self._agent_id)
+        failure = self.take_observe_failure()
+        if failure is not None:
+            raise failure
 
     def _label(self) -> str:
         return f"{self._name} ({self._agent_id})" if self._name else self._agent_id
@@ -118,11 +140,23 @@ class RemoteObject:
               timeout: Optional[float] = None) -> AsyncResult:
         self._check_usable()
         sinks = speech.current_sinks()
-        placeholder = self._conn.call(self._agent_id, method, args, kwargs, sinks, self, on_result, timeout)
+        observing = self._observing
+        if observing:
+            observing[:] = [p for p in observing if not p.done()]
+        placeholder = self._conn.call(self._agent_id, method, args, kwargs, sinks, self, on_result, timeout,
+                                      after_observes=bool(observing) and method != "observe")
         speech.track_call(placeholder, sinks)
         return placeholder
 
+    def take_observe_failure(self) -> Optional[BaseException]:
+        """The failure of an earlier observe not yet raised to the caller (then it is raised once)."""
+        error, self._deferred = self._deferred, None
+        if error is None:
+            return None
+        return AgentCallError(type(error).__name__, f"an earlier observe failed: {error}", agent_id=self._agent_id)
+
     def __call__(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """Call the remote `reply`; returns its placeholder at once."""
         return self._call("reply", args, kwargs)
 
     def __getitem__(self, key: Any) -> Any:
@@ -192,6 +226,7 @@ class RemoteAgent(HookOwner, RemoteObject):
         return self._agent_class.__mro__ if self._agent_class is not None else ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> AsyncResult:
+        """`agent(x)`: the remote `reply` with this proxy's hooks; returns its placeholder at once."""
         return self.reply(*args, **kwargs)
 
     def reply(self, *args: Any, **kwargs: Any) -> AsyncResult:
@@ -213,6 +248,7 @@ class RemoteAgent(HookOwner, RemoteObject):
             x = run_pre_observe(self, x)
         placeholder = self._call("observe", (x,), {})
         placeholder.add_done_callback(functools.partial(self._observed, x))
+        self._observing.append(placeholder)
 
     def _observed(self, x: Any, placeholder: AsyncResult) -> None:
         error = placeholder.exception(0)
@@ -227,6 +263,20 @@ class RemoteAgent(HookOwner, RemoteObject):
         self.wait_ready()
         payload = self._conn.run("GetAgentMemory", pb.AgentRef(agent_id=self._agent_id))
         return [Msg.from_dict(d) for d in json.loads(payload.data or b"[]")]
+
+
+def wait_ready(*proxies: Any, timeout: Optional[float] = None) -> list:
+    """Wait until every proxy's object exists on its server (creations are pipelined); returns them.
+
+    Raises the first creation error, as `AgentCreationError` (or the server's
+    error: unreachable, wrong token).  `proxies` may also be one iterable.
+    """
+    if len(proxies) == 1 and not isinstance(proxies[0], RemoteObject):
+        proxies = tuple(proxies[0])
+    deadline = None if timeout is None else time.monotonic() + timeout
+    for proxy in proxies:
+        proxy.wait_ready(None if deadline is None else max(0.0, deadline - time.monotonic()))
+    return list(proxies)
 
 
 def _rebuild(kind: type, endpoint: codec.Endpoint, agent_id: str, name: Optional[str], methods: dict) -> RemoteObject:

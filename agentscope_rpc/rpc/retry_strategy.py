@@ -49,7 +49,7 @@ class RetryExponential(RetryBase):
     def delays(self) -> Iterator[float]:
         delay = self.base_delay
         for _ in range(self.max_retries):
-            yield min(delay, self.max_delay) * (0.5 + random.random())
+            yield min(delay * (0.5 + random.random()), self.max_delay)
             delay *= 2
 
 

@@ -143,6 +143,11 @@ class AgentServer:
         assert self._stopped is not None, "start() first"
         await self._stopped.wait()
 
+    async def serve_until_stopped(self) -> None:
+        """Serve (once started) until asked to stop (StopServer, a signal, `request_stop`), then stop."""
+        await self.wait_stopped()
+        await self.stop()
+
     async def stop(self, grace: Optional[float] = None) -> None:
         """Stop accepting calls, give running ones `grace` seconds, fail the rest."""
         if self._server is None:

@@ -43,7 +43,13 @@ def _opt(help_text: str, flag: Optional[str] = None, **extra: Any) -> Any:
 
 @dataclass
 class ServerConfig:
-    """Settings of one agent server process (see the module docstring)."""
+    """Every setting of one agent server process, declared once.
+
+    `as_server start` takes its flags from these fields, `to_argv()` turns a
+    config back into flags for a child server, `RpcAgentServerLauncher` and
+    the tests build one, and `from_settings` also takes AgentScope 0.1.6's
+    launcher keywords.
+    """
 
     host: str = field(default="127.0.0.1", metadata=_opt("address to bind", reach=True, metavar="HOST"))
     port: int = field(default=0, metadata=_opt("port to bind; 0 picks a free one and reports it", reach=True, metavar="N"))

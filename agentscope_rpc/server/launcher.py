@@ -81,7 +81,7 @@ class RpcAgentServerLauncher:
             server = build_server(self.config, self.custom_agent_classes)
             self.port = server.start_in_thread()  # its own runtime and loop thread
             self._server = server
-            self._serving = server.runtime.submit(server.wait_stopped())
+            self._serving = server.runtime.submit(server.serve_until_stopped())
         return self.port
 
     def _spawn(self) -> ChildServer:
