@@ -151,8 +151,8 @@ class RemoteObject:
     def take_observe_failure(self) -> Optional[BaseException]:
         """The failure of an earlier observe not yet raised to the caller (then it is raised once)."""
         error, self._deferred = self._deferred, None
-        if error is None:
-            return None
+        if error is None or (isinstance(error, AgentScopeRpcError) and not isinstance(error, AgentCallError)):
+            return error  # not the agent's failure (its creation, its server): the same error again
         return AgentCallError(type(error).__name__, f"an earlier observe failed: {error}", agent_id=self._agent_id)
 
     def __call__(self, *args: Any, **kwargs: Any) -> AsyncResult:
