@@ -30,7 +30,7 @@ import sys
 import textwrap
 import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import agentscope_rpc
 
@@ -75,13 +75,6 @@ SOURCE_MODULES = [name for name in RAY_MODULES if name in SOURCE_ONLY]
 API_MODULES = _with_walked_submodules(MAKEFILE_MODULES + [m for m in RAY_MODULES if m not in SOURCE_ONLY])
 
 
-def _all_module_names() -> Iterator[str]:
-    """Every module and package under agentscope_rpc, found on disk (nothing imported)."""
-    base = Path(agentscope_rpc.__file__).parent
-    for info in pkgutil.walk_packages([str(base)], prefix=f"{PACKAGE}.", onerror=lambda name: None):
-        yield info.name
-
-
 # -- what a checker reports ---------------------------------------------------------------------
 
 def _dangling(doc: str, module: str) -> bool:
@@ -121,28 +114,24 @@ def _public_member(name: str) -> bool:
 
 
 class Checker:
-    """Collects the undocumented public names of modules; each definition is reported once."""
+    """Collects the docstrings of public names; each definition is kept once, under its first public name."""
 
     def __init__(self) -> None:
-        self.missing: dict[str, str] = {}  # definition -> how the public API reaches it
         self.docs: dict[str, tuple[str, str, str]] = {}  # definition -> (public name, module, docstring)
 
-    def report(self, where: str, public_name: str) -> None:
-        """Record `public_name` (defined at `where`) as undocumented."""
-        self.missing.setdefault(where, public_name)
-
     def check(self, where: str, public_name: str, module: str, doc: str) -> None:
-        """Keep the docstring `doc` of `where` (in `module`); report it when empty."""
+        """Keep the docstring `doc` of the definition `where` (in `module`), reached as `public_name`."""
         self.docs.setdefault(where, (public_name, module, doc))
-        if not doc:
-            self.report(where, public_name)
+
+    @property
+    def missing(self) -> dict[str, str]:
+        """Undocumented definitions -> the public name they were reached by."""
+        return {where: public for where, (public, _, doc) in self.docs.items() if not doc}
 
     def lines(self) -> list[str]:
         """One line per undocumented definition: its public name (and where it is defined)."""
-        out = []
-        for where, public in self.missing.items():
-            out.append(public if where == public else f"{public}  (defined in {where})")
-        return sorted(out)
+        return sorted(public if where == public else f"{public}  (defined in {where})"
+                      for where, public in self.missing.items())
 
     # imported modules
     def module(self, name: str) -> None:
@@ -169,24 +158,18 @@ class Checker:
     def cls(self, cls: type, public: str) -> None:
         """Check a class and its public methods and properties (ours, not inherited from elsewhere)."""
         self.check(f"{cls.__module__}.{cls.__qualname__}", public, cls.__module__, _own_doc(cls))
-        for name in dir(cls):
-            if not _public_member(name):
-                continue
+        for name in filter(_public_member, dir(cls)):
             owner = next((k for k in cls.__mro__ if name in k.__dict__), None)
-            if owner is None or not _is_ours(owner):
-                continue
-            func = _member_function(owner.__dict__[name])
-            if func is None:
-                continue  # a data attribute
-            where = f"{owner.__module__}.{owner.__qualname__}.{name}"
-            self.check(where, f"{public}.{name}", owner.__module__, _member_doc(owner, name, func))
+            func = _member_function(owner.__dict__[name]) if owner is not None and _is_ours(owner) else None
+            if func is not None:  # else a data attribute, or not ours
+                where = f"{owner.__module__}.{owner.__qualname__}.{name}"
+                self.check(where, f"{public}.{name}", owner.__module__, _member_doc(owner, name, func))
 
     # modules read from source
     def source_module(self, name: str) -> None:
         """Check module `name` from its source, without importing it (its imports need an extra)."""
         tree = _module_ast(name)
-        if not ast.get_docstring(tree):
-            self.report(name, name)
+        self.check(name, name, name, ast.get_docstring(tree) or "")
         defs = {node.name: node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
         for attr in _source_all(tree) or [n for n in defs if not n.startswith("_")]:
             public = f"{name}.{attr}"
@@ -195,13 +178,11 @@ class Checker:
                 where, doc = _find_variable(name, attr)
                 self.check(where, public, where.rpartition(".")[0], doc)
                 continue
-            if not ast.get_docstring(node):
-                self.report(public, public)
-            if isinstance(node, ast.ClassDef):
-                for item in node.body:
-                    if (isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and _public_member(item.name)
-                            and not ast.get_docstring(item) and not _is_overload(item)):
-                        self.report(f"{public}.{item.name}", f"{public}.{item.name}")
+            self.check(public, public, name, ast.get_docstring(node) or "")
+            for item in node.body if isinstance(node, ast.ClassDef) else ():
+                if (isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and _public_member(item.name)
+                        and not _is_overload(item)):
+                    self.check(f"{public}.{item.name}", f"{public}.{item.name}", name, ast.get_docstring(item) or "")
 
 
 def _lazy_from_source(mod: Any) -> set[str]:
@@ -314,9 +295,9 @@ def test_every_public_module_is_documented_or_marked_internal():
     listed = set(API_MODULES) | set(RAY_MODULES)
     assert set(SOURCE_ONLY) <= set(RAY_MODULES)
     unplaced = []
-    for name in _all_module_names():
-        parts = name.split(".")
-        if len(parts) != 2 or parts[1].startswith("_"):
+    for info in pkgutil.iter_modules([str(Path(agentscope_rpc.__file__).parent)], prefix=f"{PACKAGE}."):
+        name = info.name
+        if name.rpartition(".")[2].startswith("_"):
             continue
         covered = name in listed or any(m.startswith(f"{name}.") for m in listed)
         if not covered and name not in INTERNAL:
@@ -362,11 +343,8 @@ def test_the_checker_finds_what_is_missing(tmp_path, monkeypatch):
         """How many."""
         BARE = 4
 
-        def good():
-            """Documented."""
-
-        def bad():
-            pass
+        def good(): """Documented."""
+        def bad(): pass
 
         @dataclasses.dataclass
         class Point:
@@ -412,22 +390,20 @@ def test_the_checker_finds_what_is_missing(tmp_path, monkeypatch):
     source = Checker()
     source.source_module(name)
     assert source.lines() == sorted(expected + [f"{name}.Child.run"])
+    # "see the module docstring" is fine only where that module has a page
+    assert _dangling("Proxy of an object (see module docstring).", "agentscope_rpc.agents.agent")
+    assert not _dangling("See the module docstring.", "agentscope_rpc.runtime")
 
 
 def _pdoc_limitation(message: str) -> bool:
-    """Warnings pdoc gives on correct code, which no docstring or annotation of ours can avoid."""
-    # a NamedTuple's generated __new__ cannot resolve postponed annotations (`from __future__
-    # import annotations`): pdoc shows them as written
+    """A warning pdoc gives on correct code: a NamedTuple's generated `__new__` cannot resolve
+    postponed annotations (`from __future__ import annotations`), so pdoc shows them as written."""
     found = re.match(r"Error parsing type annotation .* for ([\w.]+)\.__init__\.", message)
-    if found:
-        module, _, cls = found.group(1).rpartition(".")
-        obj = getattr(importlib.import_module(module), cls, None)
-        return isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
-    # a name a package loads on first use (module __getattr__) from a module that needs an extra
-    found = re.match(r"Found '(\w+)' in ([\w.]+)\.__all__, but it does not resolve", message)
-    if found:
-        return found.group(1) in _lazy_from_source(importlib.import_module(found.group(2)))
-    return False
+    if not found:
+        return False
+    module, _, cls = found.group(1).rpartition(".")
+    obj = getattr(importlib.import_module(module), cls, None)
+    return isinstance(obj, type) and issubclass(obj, tuple) and hasattr(obj, "_fields")
 
 
 def test_api_reference_builds_without_warnings(tmp_path):

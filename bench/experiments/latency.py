@@ -115,7 +115,7 @@ def _rotated(names: list, r: int) -> list:
     return names[k:] + names[:k]
 
 
-def run(names: list, rounds: int, block: int, warm: int, checks: bool, log_dir: str) -> dict:
+def run(names: list, rounds: int, block: int, warm: int, checks: Optional[tuple], log_dir: str) -> dict:
     """Start the workers, alternate the measurements; the raw record."""
     record: dict = {"systems": names, "rounds": rounds, "block": block, "warm": warm, "commit": _git_head(),
                     "grpc": grpc.__version__, "python": sys.version.split()[0], "cores": os.cpu_count(),
@@ -137,7 +137,7 @@ def run(names: list, rounds: int, block: int, warm: int, checks: bool, log_dir: 
             print(f"  round {r + 1}/{rounds} load {record['load'][-1]:.1f}: "
                   + " ".join(f"{n}={v:.3f}" for n, v in p50s.items()), flush=True)
         if checks:
-            record["checks"] = _checks([workers[n] for n in names if n in WITH_AGENTS])
+            record["checks"] = _checks([workers[n] for n in names if n in WITH_AGENTS], *checks)
             record["bursts"] = _bursts([workers[n] for n in names if n in STREAMING_FLOORS])
         record["load"].append(os.getloadavg()[0])
     finally:
@@ -158,20 +158,20 @@ def _bursts(workers: list) -> dict:
     return out
 
 
-def _checks(workers: list) -> dict:
-    """Pipelined calls/s (3 alternated repeats) and 200 x 1 s sleepers (2 repeats), for the agent systems."""
+def _checks(workers: list, pipelined: int = 3, sleepers: int = 2) -> dict:
+    """Pipelined calls/s and 200 x 1 s sleepers (alternated repeats), for the agent systems."""
     out: dict = {w.name: {"pipelined": [], "sleepers": [], "load": []} for w in workers}
-    for r in range(3):
+    for r in range(pipelined):
         for worker in _rotated(workers, r):
             out[worker.name]["load"].append(os.getloadavg()[0])
             out[worker.name]["pipelined"].append(worker.ask(op="pipelined", n=2000))
-        print(f"  pipelined {r + 1}/3: " + " ".join(
+        print(f"  pipelined {r + 1}/{pipelined}: " + " ".join(
             f"{w.name}={out[w.name]['pipelined'][-1].get('calls_per_s', float('nan')):,.0f}/s" for w in workers),
             flush=True)
-    for r in range(2):
+    for r in range(sleepers):
         for worker in _rotated(workers, r):
             out[worker.name]["sleepers"].append(worker.ask(op="sleepers", n=200, s=1.0))
-        print(f"  sleepers {r + 1}/2: " + " ".join(
+        print(f"  sleepers {r + 1}/{sleepers}: " + " ".join(
             f"{w.name}={out[w.name]['sleepers'][-1].get('wall_s', float('nan')):.2f}s" for w in workers), flush=True)
     return out
 
@@ -255,6 +255,8 @@ def main(argv: Optional[list] = None) -> int:
     parser.add_argument("--warm", type=int, default=20, help="untimed calls before each block")
     parser.add_argument("--systems", default=",".join(ALL))
     parser.add_argument("--checks", action="store_true", help="also pipelined calls/s and 200 x 1 s sleepers")
+    parser.add_argument("--pipelined-repeats", type=int, default=3, help="with --checks")
+    parser.add_argument("--sleepers-repeats", type=int, default=2, help="with --checks")
     parser.add_argument("--tag", default="", help="suffix of the result files")
     parser.add_argument("--out", default=RESULTS, help="directory of the result files (default: results/)")
     args = parser.parse_args(argv)
@@ -265,7 +267,8 @@ def main(argv: Optional[list] = None) -> int:
     stamp = time.strftime("%Y%m%d-%H%M%S") + (f"-{args.tag}" if args.tag else "")
     log_dir = os.path.join(args.out, "logs", stamp)
     os.makedirs(log_dir, exist_ok=True)
-    record = run(names, args.rounds, args.block, args.warm, args.checks, log_dir)
+    checks = (args.pipelined_repeats, args.sleepers_repeats) if args.checks else None
+    record = run(names, args.rounds, args.block, args.warm, checks, log_dir)
     record["summary"] = summarise(record)
     text = markdown(record, record["summary"])
     print("\n" + text)
