@@ -16,7 +16,7 @@ import socket
 from typing import Optional
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2
 
 from .. import runtime as runtime_mod
 from ..rpc import codec
@@ -94,6 +94,8 @@ class AgentServer:
             ("grpc.max_send_message_length", cfg.max_message_bytes + (1 << 20)),
             ("grpc.so_reuseport", 0),  # a busy port must fail, not be shared
             ("grpc.max_concurrent_streams", 1000),  # per connection
+            ("grpc.http2.bdp_probe", 0),  # receive windows stay small: a refused body is not read ahead
+            ("grpc.max_connection_idle_ms", 300_000),  # a connection with no stream for 5 min is closed
             # requests arriving faster than the loop accepts them queue rather than
             # being cancelled at random (grpc's defaults: 1000 soft, 3000 hard)
             ("grpc.server.max_pending_requests", 100_000),
@@ -107,9 +109,8 @@ class AgentServer:
             ("grpc.http2.max_ping_strikes", 0),
         ]
         server = grpc.aio.server(interceptors=interceptors, options=options)
-        add_to_server(AgentServicer(self.host, token, self.request_stop), server)
         health_servicer = health.aio.HealthServicer()
-        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        add_to_server(AgentServicer(self.host, token, self.request_stop), health_servicer, server)
         address = f"{cfg.host}:{cfg.port}"
         _ensure_port_free(cfg.host, cfg.port)
         if cfg.tls_cert:

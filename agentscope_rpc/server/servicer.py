@@ -13,6 +13,7 @@ import logging
 from typing import Any, Callable
 
 import grpc
+from grpc_health.v1 import health_pb2_grpc
 
 from ..rpc import codec
 from ..rpc._proto import agent_server_pb2 as pb
@@ -22,6 +23,7 @@ from .server_session import ServerSession
 
 log = logging.getLogger(__name__)
 SERVICE = "agentscope_rpc.AgentServer"
+HEALTH_SERVICE = "grpc.health.v1.Health"
 
 
 class _Malformed:
@@ -79,20 +81,30 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
         return handler._replace(request_deserializer=parse, unary_stream=stream)
 
 
-def add_to_server(servicer: "AgentServicer", server: grpc.aio.Server) -> None:
-    """Register the servicer; its Session writes frames as bytes (`rpc.frames` assembles them)."""
+def add_to_server(servicer: "AgentServicer", health_servicer: Any, server: grpc.aio.Server) -> None:
+    """Register the agent service and the health service on `server`.
+
+    Only as generic handlers: gRPC reads the request of a *registered*
+    unary method before any interceptor runs, so a caller without the token
+    could make the server buffer its body.  The Session writes frames as
+    bytes (`rpc.frames` assembles them).
+    """
     handlers = {
-        name: handler for name, handler in _generated_handlers(servicer).items() if name != "Session"
+        name: handler for name, handler in _generated_handlers(pb_grpc.add_AgentServerServicer_to_server, servicer).items()
+        if name != "Session"
     }
     handlers["Session"] = grpc.stream_stream_rpc_method_handler(
         servicer.Session, request_deserializer=pb.ClientFrame.FromString, response_serializer=None,
     )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
-    server.add_registered_method_handlers(SERVICE, handlers)
+    health = _generated_handlers(health_pb2_grpc.add_HealthServicer_to_server, health_servicer)
+    server.add_generic_rpc_handlers((
+        grpc.method_handlers_generic_handler(SERVICE, handlers),
+        grpc.method_handlers_generic_handler(HEALTH_SERVICE, health),
+    ))
 
 
-def _generated_handlers(servicer: "AgentServicer") -> dict:
-    """The generated code's method handlers (what add_AgentServerServicer_to_server registers)."""
+def _generated_handlers(add_to_server: Callable, servicer: Any) -> dict:
+    """The method handlers a generated add_*_to_server function would register."""
     captured: dict = {}
 
     class _Capture:
@@ -103,7 +115,7 @@ def _generated_handlers(servicer: "AgentServicer") -> dict:
         def add_registered_method_handlers(self, service_name, method_handlers):
             captured.update(method_handlers)
 
-    pb_grpc.add_AgentServerServicer_to_server(servicer, _Capture())
+    add_to_server(servicer, _Capture())
     return captured
 
 
