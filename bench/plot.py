@@ -110,7 +110,13 @@ def plot_paper_sim(record: dict, out: str) -> str:
                 target = TARGETS.get((c.name, metric))
                 if target is not None and c.sleep == sleep:
                     ax.plot([c.n], [target[0]], marker, color="red", markersize=8, fillstyle="none")
-        ax.set_title(f"participants sleep {sleep:g} s (red: targets)", fontsize=10)
+        missing = [f"{LABELS[system]} at {c.n:,}: {_why_missing(record, c.name, system)}"
+                   for c in cases if c.sleep == sleep for system in record["systems"]
+                   if summary[c.name]["round_s"].get(system) is None and not (c.ours_only and system != "ours")]
+        if missing:
+            ax.text(0.98, 0.02, "\n".join(missing), transform=ax.transAxes, ha="right", va="bottom",
+                    fontsize=6.5, color="gray")
+        ax.set_title(f"participants sleep {sleep:g} s (red: targets, \u25bd init, \u25b3 round)", fontsize=10)
         _log_axes(ax, "time (s)")
     ax = axes[0][-1]
     for system in record["systems"]:
@@ -120,7 +126,11 @@ def plot_paper_sim(record: dict, out: str) -> str:
             if points:
                 ax.plot(*zip(*points), style, marker="o", color=COLORS[system],
                         label=f"{LABELS[system]}, sleep {sleep:g}")
-    ax.set_title("total RSS, all processes (MB)", fontsize=10)
+    for c in cases:
+        target = TARGETS.get((c.name, "rss_mb"))
+        if target is not None:
+            ax.plot([c.n], [target[0]], "_", color="red", markersize=14, markeredgewidth=2)
+    ax.set_title("total RSS, all processes (MB; red: target)", fontsize=10)
     _log_axes(ax, "MB")
     fig.suptitle(f"paper_sim: guess 2/3 of the average ({record['when']}, same run)", fontsize=11)
     fig.tight_layout()
@@ -128,6 +138,14 @@ def plot_paper_sim(record: dict, out: str) -> str:
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
+
+
+def _why_missing(record: dict, workload: str, system: str) -> str:
+    result = record["results"].get(workload, {}).get(system, {})
+    if "error" in result:
+        return "failed"
+    why = result.get("na", "not run")
+    return "did not finish in time" if "did not finish" in why else ("skipped" if "skipped" in why else "n/a")
 
 
 def _log_axes(ax, ylabel: str) -> None:

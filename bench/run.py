@@ -233,9 +233,18 @@ def table(results: dict, systems: list) -> str:
     for workload in results:
         for s in systems:
             r = results[workload][s]
-            why = r.get("na") or r.get("error") or r.get("notes", "")
+            why = r.get("na") or _one_line(r.get("error", "")) or r.get("notes", "")
             notes.append(f"  {workload} / {SYSTEMS[s][0]}: {why}")
     return "\n".join(lines + notes)
+
+
+def _one_line(error: str, limit: int = 300) -> str:
+    """An error for the notes: its first line and, if it has more, its last (a remote traceback's cause)."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    text = lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _publish(record: dict, no_plot: bool, save_json: bool) -> None:
@@ -245,7 +254,8 @@ def _publish(record: dict, no_plot: bool, save_json: bool) -> None:
     so that it does not replace the whole suite's latest run.
     """
     text = table(record["results"], record["systems"])
-    header = (f"agentscope-rpc bench, {record['when']}, {record.get('cores', os.cpu_count())} cores, "
+    header = (f"agentscope-rpc bench, {record['when']}, commit {record.get('commit', '?')}, "
+              f"{record.get('cores', os.cpu_count())} cores, "
               f"{'quick, ' if record['quick'] else ''}{record['repeats']} run(s) per workload, medians\n")
     print("\n" + header + text)
     latest = "paper_sim-latest" if all(w in PAPER_SIM for w in record["results"]) else "latest"
@@ -269,6 +279,18 @@ def _publish(record: dict, no_plot: bool, save_json: bool) -> None:
                 print(f"plot: {os.path.relpath(path, ROOT)}")
         except ImportError as err:
             print(f"plot skipped ({err}); pip install matplotlib")
+
+
+def _commit() -> str:
+    """The code measured: the checkout's commit (+dirty), or $BENCH_COMMIT for an exported copy."""
+    try:
+        head = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "-uno", "--", "agentscope_rpc", "bench"],
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return os.environ.get("BENCH_COMMIT", "unknown")
 
 
 def _filter_paper_sim(only: list, sizes: str, sleeps: str) -> list:
@@ -298,9 +320,9 @@ def _parse_n(text: str) -> int:
 def _skipped(gave_up: dict, system: str, workload: str) -> Optional[dict]:
     """A peer that missed the deadline at some N is not run at a larger N with the same sleep."""
     case = paper_sim_plan.BY_NAME.get(workload)
-    if case is None or system == "ours" or (system, case.sleep) not in gave_up:
-        return None
-    return {"na": f"skipped: N={gave_up[(system, case.sleep)]:,} already did not finish "
+    if case is None or system == "ours" or case.ours_only or (system, case.sleep) not in gave_up:
+        return None  # an ours-only case: the peer script says n/a itself
+    return {"na": f"skipped: N={gave_up[(system, case.sleep)]:,} already failed or did not finish "
                   f"within {paper_sim_plan.PEER_DEADLINE_S:.0f} s"}
 
 
@@ -352,6 +374,7 @@ def main(argv: Optional[list] = None) -> int:
             envs.build(venv_name)
             systems.append(name)
     stamp = time.strftime("%Y%m%d-%H%M%S")
+    commit = _commit()
     log_dir = os.path.join(RESULTS, "logs", stamp)
     os.makedirs(log_dir, exist_ok=True)
     results: dict = {}
@@ -368,7 +391,7 @@ def main(argv: Optional[list] = None) -> int:
             r = results[workload][system]
             _note_gave_up(gave_up, system, workload, r)
             print(f" {_status(r) or 'ok'} ({time.monotonic() - t0:.0f}s)", flush=True)
-    record = {"when": stamp, "quick": args.quick, "repeats": repeats, "systems": systems,
+    record = {"when": stamp, "commit": commit, "quick": args.quick, "repeats": repeats, "systems": systems,
               "results": results, "summary": summarise(results), "cores": os.cpu_count()}
     _publish(record, args.no_plot, save_json=True)
     return 0

@@ -53,9 +53,11 @@ from grpc import _channel as grpc_channel  # private: see the module docstring
 from grpc import _common as grpc_common
 from grpc._cython import cygrpc
 
-from agentscope_rpc.rpc import codec, frames
+from agentscope_rpc.rpc import codec
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
 from agentscope_rpc.rpc.placeholder import AsyncResult
+
+from bench.experiments import _frames
 
 SESSION_METHOD = b"/agentscope_rpc.AgentServer/Session"
 WINDOW = 16  # speech events a call may be ahead of its consumer (the server's credit)
@@ -88,15 +90,6 @@ class _Ids:
 ids = _Ids()
 
 
-def _request_id(item: pb.ClientItem) -> str:
-    kind = item.WhichOneof("item")
-    if kind == "call":
-        return item.call.task_id
-    if kind in ("create", "fetch"):
-        return getattr(item, kind).request_id
-    return ""
-
-
 class DirectSession:
     """One Session stream whose frames the calling thread writes (see module docstring)."""
 
@@ -109,11 +102,11 @@ class DirectSession:
         self._lock = threading.Lock()
         self._waiting: dict[str, AsyncResult] = {}  # request id -> its placeholder
         self._items: list = []  # queued behind the send in flight
-        self._frames: deque = deque()  # serialized frames of the items being sent
+        self._outgoing: deque = deque()  # serialized frames of the items being sent
         self._releases: list = []  # results received and never handed on: ride the next frame
         self._sending = False
         self._status_seen = False
-        self._reassembler = frames.Reassembler(pb.ServerItem, 1 << 40)
+        self._reassembler = _frames.Reassembler(pb.ServerItem, 1 << 40)
         self._channel = grpc.insecure_channel(endpoint.address, options=CHANNEL_OPTIONS)
         metadata = (("authorization", f"Bearer {endpoint.token}"),) if endpoint.token else ()
         start = grpc_channel._channel_managed_call_management(self._channel._call_state)  # pylint: disable=protected-access
@@ -169,19 +162,18 @@ class DirectSession:
 
     # -- the gRPC call (lock held) ------------------------------------------------------------
     def _start_send_locked(self) -> None:
-        if not self._frames and self._items:
+        if not self._outgoing and self._items:
             items, self._items = self._items, []
             if self._releases:
                 items.append(pb.ClientItem(release=pb.Release(task_ids=self._releases)))
                 self._releases = []
-            for frame in frames.pack(items, pb.ClientItem, pb.ClientFrame, _request_id):
-                self._frames.append(frame.SerializeToString())
-        if not self._frames:
+            self._outgoing.extend(_frames.pack(items, pb.ClientFrame))
+        if not self._outgoing:
             self._sending = False
             return
         self._sending = True
         self._due.add(_OP.send_message)
-        if not self._call.operate((cygrpc.SendMessageOperation(self._frames.popleft(), _NO_FLAGS),), self._on_event):
+        if not self._call.operate((cygrpc.SendMessageOperation(self._outgoing.popleft(), _NO_FLAGS),), self._on_event):
             self._due.discard(_OP.send_message)
             self._sending = False  # the call is over: its status fails what waits
 
@@ -200,7 +192,7 @@ class DirectSession:
                 kind = op.type()
                 self._due.discard(kind)
                 if kind == _OP.send_message:
-                    if event.success and (self._items or self._frames):
+                    if event.success and (self._items or self._outgoing):
                         self._start_send_locked()
                     else:
                         self._sending = False
@@ -257,7 +249,7 @@ class DirectSession:
         with self._lock:
             self.dead = error
             waiting, self._waiting = self._waiting, {}
-            self._items, self._frames = [], deque()
+            self._items, self._outgoing = [], deque()
         for placeholder in waiting.values():
             placeholder._set_exception(error)  # pylint: disable=protected-access
 

@@ -43,10 +43,10 @@ from typing import Any, Iterator, Optional
 import grpc
 
 from agentscope_rpc.exception import AgentCreationError, AgentNotFoundError
-from agentscope_rpc.rpc import codec, frames
+from agentscope_rpc.rpc import codec
 from agentscope_rpc.rpc._proto import agent_server_pb2 as pb
 
-from bench.experiments import _procs
+from bench.experiments import _frames, _procs
 from bench.experiments.sync_actor import InlineActor, Job, WorkerPool, refusal_event, step
 
 SERVICE = "agentscope_rpc.AgentServer"
@@ -151,7 +151,7 @@ class SyncHost:
     def _single_thread_session(self, requests: Iterator[pb.ClientFrame]) -> Iterator[pb.ServerFrame]:
         """Diagnostic (SYNC_SERVER_MODE=single-thread): no thread but the handler's; calls only."""
         yield pb.ServerFrame(items=[pb.ServerItem(hello=pb.Hello(
-            instance_id=self.instance_id, max_request_bytes=MAX_MESSAGE_BYTES, version="sync-prototype"))])
+            instance_id=self.instance_id, max_request_bytes=MAX_MESSAGE_BYTES, version="sync-prototype"))]).SerializeToString()
         for frame in requests:
             events = []
             for item in frame.items:
@@ -164,7 +164,7 @@ class SyncHost:
                 elif kind == "create":
                     events.append(self.create(item.create))
             if events:
-                yield pb.ServerFrame(items=[pb.ServerItem(event=e) for e in events])
+                yield pb.ServerFrame(items=[pb.ServerItem(event=e) for e in events]).SerializeToString()
 
 
 class SyncSession:
@@ -181,7 +181,7 @@ class SyncSession:
         self._ended = False  # the RPC is over (either side)
         self._followers = 0
         self._readers = 0
-        self._reassembler = frames.Reassembler(pb.ClientItem, MAX_MESSAGE_BYTES)
+        self._reassembler = _frames.Reassembler(pb.ClientItem, MAX_MESSAGE_BYTES)
 
     def closed(self) -> None:
         """grpc: the RPC has ended."""
@@ -192,7 +192,7 @@ class SyncSession:
     def responses(self) -> Iterator[pb.ServerFrame]:
         """The handler's generator: the writer (runs on the gRPC handler thread)."""
         yield pb.ServerFrame(items=[pb.ServerItem(hello=pb.Hello(
-            instance_id=self.host.instance_id, max_request_bytes=MAX_MESSAGE_BYTES, version="sync-prototype"))])
+            instance_id=self.host.instance_id, max_request_bytes=MAX_MESSAGE_BYTES, version="sync-prototype"))]).SerializeToString()
         self._add_reader()
         while True:
             with self._state:
@@ -201,7 +201,8 @@ class SyncSession:
                 if not self._out:
                     return
                 items, self._out = self._out, []
-            yield from frames.pack(items, pb.ServerItem, pb.ServerFrame, _request_id)
+            for frame in _frames.pack(items, pb.ServerFrame):
+                yield frame
 
     def _emit(self, event: pb.Event, answers_call: bool) -> None:
         with self._state:
@@ -271,7 +272,7 @@ class SyncSession:
             if kind == "part":
                 try:
                     item = self._reassembler.feed(item.part)
-                except frames.PartTooLarge as err:
+                except _frames.PartTooLarge as err:
                     self._emit(refusal_event(err.request_id, err), False)
                     continue
                 if item is None:
@@ -300,16 +301,12 @@ class SyncSession:
         return mine
 
 
-def _request_id(item: pb.ServerItem) -> str:
-    return item.event.request_id if item.WhichOneof("item") == "event" else ""
-
-
 def build(host: SyncHost, port: int, threads: int) -> tuple[grpc.Server, int]:
     """A started sync gRPC server for `host` on 127.0.0.1:`port` (0: a free one); (server, bound port)."""
     handlers = {
         "Session": grpc.stream_stream_rpc_method_handler(
             host.session, request_deserializer=pb.ClientFrame.FromString,
-            response_serializer=pb.ServerFrame.SerializeToString),
+            response_serializer=None),  # the writer yields serialized frames
         "CallUnary": grpc.unary_unary_rpc_method_handler(
             host.call_unary, request_deserializer=pb.CallRequest.FromString,
             response_serializer=pb.Event.SerializeToString),

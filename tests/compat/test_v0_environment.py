@@ -219,6 +219,11 @@ def test_a_listener_may_trigger_another_event():
     assert rec.seen == [("counter", "add", {"amount": 10, "times": 1}, 20)]
 
 
+def test_event_func_keeps_the_method_name():
+    assert Counter.add.__name__ == "add"
+    assert Counter.__dict__["add"].__wrapped__.__qualname__ == "Counter.add"
+
+
 def test_event_func_refuses_async_functions():
     with pytest.raises(TypeError, match="async"):
         @event_func
@@ -291,6 +296,15 @@ if async_func is not None:
         def __call__(self, env: Env, event: Event) -> None:
             env.value += 100
 
+    class Bell(Counter):
+        """An event function that is also an async method."""
+
+        @async_func
+        @event_func
+        def ring(self, times: int = 1) -> int:
+            self.value += times
+            return self.value
+
 
 @needs_core
 def test_sync_methods_return_values_and_async_ones_placeholders(server):
@@ -331,6 +345,15 @@ def test_listeners_travel_with_the_env(server):
     env = Counter("remote", 1, listeners={"set": Tally("tally")}, to_dist=server.options)
     env.set(2)
     assert env.get() == 102  # the listener ran on the server, on the env itself
+
+
+@needs_core
+def test_an_async_event_function_returns_a_placeholder_and_fires_listeners(server):
+    env = Bell("bell", listeners={"ring": Tally("tally")}, to_dist=server.options)
+    pending = env.ring(2)
+    assert isinstance(pending, rpc_api.AsyncResult)
+    assert pending.result(timeout=30) == 2  # the method's value; the listener ran after it
+    assert env.get() == 102
 
 
 @needs_core
