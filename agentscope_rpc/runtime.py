@@ -30,6 +30,7 @@ import contextlib
 import contextvars
 import logging
 import os
+import signal
 import sys
 import threading
 import time
@@ -262,7 +263,7 @@ class Runtime:
                 return
             self._forks = concurrent.futures.Future()
         # imported here, not in the thread: two threads importing one package at once can break
-        from .server.child import ForkServer
+        from .server.forks import ForkServer  # standard library only: init() must not load gRPC
 
         threading.Thread(target=self._start_fork_server, args=(ForkServer,), name="agentscope-rpc-fork-server",
                          daemon=True).start()
@@ -323,13 +324,16 @@ class Runtime:
         return left
 
     def _at_exit(self) -> None:
-        interrupted = getattr(sys, "last_type", None) is KeyboardInterrupt
+        # Ctrl-C: whether the program let the KeyboardInterrupt end it or caught it and returned
+        interrupted = _ctrl_c_seen or getattr(sys, "last_type", None) is KeyboardInterrupt
         try:
             if not interrupted and self._loop is not None:
                 abandoned = self.drain(EXIT_GRACE_S)
                 if abandoned:
                     names = ", ".join(f"{r.describe()} on {c.endpoint.address}" for c, r in abandoned)
                     log.warning("agentscope-rpc: exiting with %d call(s) unfinished: %s", len(abandoned), names)
+        except KeyboardInterrupt:  # Ctrl-C while waiting: stop waiting
+            interrupted = True
         finally:
             self.stop_children(0.2 if interrupted else 2.0)  # after Ctrl-C, no waiting on running calls
 
@@ -362,6 +366,7 @@ def default() -> Runtime:
             if _default is None:
                 _default = Runtime()
                 atexit.register(_default._at_exit)  # pylint: disable=protected-access
+                _note_ctrl_c()
             runtime = _default
     return runtime
 
@@ -391,3 +396,25 @@ def bound(runtime: Runtime) -> Iterator[Runtime]:
 
 
 __all__ = ["Runtime", "default", "current", "bound"]
+
+
+_ctrl_c_seen = False
+
+
+def _note_ctrl_c() -> None:
+    """Remember a Ctrl-C even when the program catches its KeyboardInterrupt (then exit does not wait).
+
+    Only Python's own SIGINT handler is wrapped, and only from the main
+    thread: a program's own handler is left alone.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        global _ctrl_c_seen  # pylint: disable=global-statement
+        _ctrl_c_seen = True
+        signal.default_int_handler(signum, frame)
+
+    signal.signal(signal.SIGINT, on_sigint)

@@ -134,3 +134,17 @@ def test_fail_all_takes_exactly_the_calls_not_started():
     assert [c.name for c in failed] == ["running", "queued-1", "queued-2"]  # the run was not started yet
     runner.deferred.pop()()  # the worker finds its run empty
     assert runner.ran == ["failed:running", "failed:queued-1", "failed:queued-2"]
+
+
+def test_shutdown_before_the_construction_started_answers_its_creator():
+    runner, log = InlineRunner(), []
+    actor = Actor("a5", runner)
+    runner.hold = True  # handed to a worker that has not started it
+    actor.submit(_built(log))
+    queued = _Call("queued")
+    actor.submit(queued)
+    actor.fail_all(RuntimeError("the server is stopping"))
+    assert [str(err) for _, err in log] == ["the server is stopping"]  # the creator hears, and is not left waiting
+    assert queued.failed is not None and actor.error is not None
+    runner.deferred.pop()()  # the worker finds its run empty: nothing is built after all
+    assert log[1:] == [] and actor.obj is None

@@ -26,11 +26,11 @@ from typing import Any, Callable, Iterator, Optional
 import cloudpickle
 import grpc
 
+from .._environ import TOKEN_ENV  # re-exported: where servers and clients read the auth token from
 from .. import exception as exc
 from ..message import Msg
 from ._proto import agent_server_pb2 as pb
 
-TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"  # where servers and clients read the auth token from by default
 CAPABILITY_METADATA = "x-agentscope-capability"  # "<task id>:<capability>" on a token-less fetch session
 MAX_TASK_ID = 64
 FORWARDED_DUNDERS = ("__getitem__",)  # special methods a proxy may call (public methods aside)

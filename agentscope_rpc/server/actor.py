@@ -106,14 +106,17 @@ class Actor:
     def fail_all(self, error: BaseException) -> list:
         """Deletion / shutdown / failed construction: queued calls fail with `error`; returns them."""
         failed = []
+        unbuilt = []  # a construction no worker has started: it fails too (its creator is waiting)
         for jobs in (self._current, self._queue):
             while jobs:  # popped one by one: a worker may pop the current run concurrently
                 try:
                     job = jobs.popleft()
                 except IndexError:
                     break
-                if not isinstance(job, Construction):
-                    failed.append(job)
+                (unbuilt if isinstance(job, Construction) else failed).append(job)
+        for construction in unbuilt:
+            self.built(None, error)
+            construction.on_built(self, None, error)
         for call in failed:
             self._runner.fail(call, error)
         return failed

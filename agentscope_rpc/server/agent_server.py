@@ -164,7 +164,12 @@ class AgentServer:
             try:  # sessions end on their own once answered (their callers see a clean end)
                 await asyncio.wait_for(self.host.no_sessions.wait(), FLUSH_S)
             except asyncio.TimeoutError:
-                pass
+                for session in list(self.host.sessions):  # still unanswered: end with a clear status
+                    session.end(grpc.StatusCode.UNAVAILABLE, "the agent server stopped before answering")
+                try:
+                    await asyncio.wait_for(self.host.no_sessions.wait(), FLUSH_S)
+                except asyncio.TimeoutError:
+                    pass
         await server.stop(FLUSH_S)
         self.request_stop()
 

@@ -27,7 +27,7 @@ import string
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
-from ..rpc.codec import TOKEN_ENV
+from .._environ import TOKEN_ENV
 
 log = logging.getLogger(__name__)
 TOKEN_MIN_BITS = 128

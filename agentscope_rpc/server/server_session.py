@@ -97,6 +97,11 @@ class ServerSession:
         self._closing = True
         self._wake.set()
 
+    def end(self, code: grpc.StatusCode, details: str) -> None:
+        """End the stream now with `code`: its caller fails whatever is still unanswered."""
+        self._fatal = (code, details)
+        self._wake.set()
+
     # -- incoming ---------------------------------------------------------------------------
     async def _read(self) -> None:
         try:

@@ -149,6 +149,8 @@ class AgentServicer(pb_grpc.AgentServerServicer):
         return False
 
     async def Session(self, request_iterator, context):
+        if self.host.stopping:  # opened during the stop: nothing on it could be answered
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the agent server is shutting down")
         try:
             await ServerSession(self.host, context, self._full_access(context)).run()
         except asyncio.CancelledError:
