@@ -113,3 +113,12 @@ def server(server_factory: Any) -> ServerHandle:
 def module_server(module_server_factory: Any) -> ServerHandle:
     """A default agent server shared by the tests of one module."""
     return module_server_factory()
+
+
+@pytest.fixture
+def token_file(tmp_path: Any) -> str:
+    """A file holding a fresh 256-bit token, readable by its owner only (as servers require)."""
+    path = tmp_path / "token"
+    path.write_text(secrets.token_urlsafe(32) + "\n")
+    path.chmod(0o600)
+    return str(path)

@@ -22,7 +22,9 @@ import signal
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Optional
+from typing import Iterator, Optional
+
+import pytest
 
 from agentscope_rpc.server.child import wait_ready
 
@@ -166,3 +168,16 @@ def sweep_stale_labs() -> None:
             continue
         if not os.path.exists(f"/proc/{int(tag[2:])}"):  # its owner is gone
             _ip("netns", "del", name, check=False)
+
+
+def started_lab(nodes: list, label: str = "") -> Iterator[NetnsLab]:
+    """Body of a lab fixture: the lab, created, then destroyed (the test skips where namespaces are unavailable)."""
+    reason = netns_unavailable()
+    if reason:
+        pytest.skip(reason)
+    lab = NetnsLab(nodes, label=label)
+    try:
+        lab.create()
+        yield lab
+    finally:
+        lab.destroy()

@@ -18,7 +18,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 
@@ -26,6 +26,7 @@ from agentscope_rpc.agents import AgentBase
 from agentscope_rpc.exception import AgentCreationError, AgentScopeRpcError, StreamTimeoutError
 from agentscope_rpc.message import Msg
 from agentscope_rpc.rpc import AsyncResult, RpcClient, async_func
+from procs import parent_pid, process_gone
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -211,23 +212,6 @@ ORCHESTRATOR = textwrap.dedent('''
 ''')
 
 
-def _gone_within(pid: int, timeout: float) -> bool:
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
-
-
-def _parent(pid: int) -> Optional[int]:
-    try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return None
 
 
 def test_fork_server_children_die_with_a_sigkilled_orchestrator() -> None:
@@ -242,14 +226,14 @@ def test_fork_server_children_die_with_a_sigkilled_orchestrator() -> None:
         assert line.startswith("PIDS"), line
         orchestrator, *children = (int(p) for p in line.split()[1:])
         assert orchestrator == proc.pid and len(set(children)) == 3
-        parents = {_parent(pid) for pid in children}
+        parents = {parent_pid(pid) for pid in children}
         assert len(parents) == 1 and orchestrator not in parents  # forked by the fork server, not by the orchestrator
         fork_server = parents.pop()
-        assert fork_server is not None and _parent(fork_server) == orchestrator
+        assert fork_server is not None and parent_pid(fork_server) == orchestrator
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
         for pid in children + [fork_server]:
-            assert _gone_within(pid, 10), f"process {pid} outlived its SIGKILLed orchestrator"
+            assert process_gone(pid, 10), f"process {pid} outlived its SIGKILLed orchestrator"
     finally:
         if proc.poll() is None:
             proc.kill()

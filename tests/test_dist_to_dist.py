@@ -13,6 +13,7 @@ from agentscope_rpc.exception import AgentServerNotAliveError
 from agentscope_rpc.message import Msg
 from agentscope_rpc.rpc import RemoteAgent
 from dist_agents import Appender, Recorder
+from procs import process_gone
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -91,18 +92,6 @@ ORCHESTRATOR = textwrap.dedent(
 )
 
 
-def _gone_within(pid, timeout):
-    """True once `pid` has exited (a zombie counts: it runs nothing)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return True
-    try:
-        readable, _, _ = select.select([fd], [], [], timeout)
-        return bool(readable)
-    finally:
-        os.close(fd)
-
 
 @pytest.mark.parametrize("ending", ["exit", "sigkill"])
 def test_child_servers_do_not_outlive_the_orchestrator(ending):
@@ -120,12 +109,12 @@ def test_child_servers_do_not_outlive_the_orchestrator(ending):
         line = proc.stdout.readline()
         assert line.startswith("PIDS"), line
         pids = [int(p) for p in line.split()[1:]]
-        assert len(set(pids)) == 2 and not any(_gone_within(pid, 0) for pid in pids)
+        assert len(set(pids)) == 2 and not any(process_gone(pid, 0) for pid in pids)
         if ending == "sigkill":
             proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == (0 if ending == "exit" else -signal.SIGKILL)
         for pid in pids:
-            assert _gone_within(pid, 10), f"child server {pid} outlived its orchestrator"
+            assert process_gone(pid, 10), f"child server {pid} outlived its orchestrator"
     finally:
         if proc.poll() is None:
             proc.kill()

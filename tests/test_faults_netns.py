@@ -13,7 +13,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import secrets
 import subprocess
 import sys
 import time
@@ -24,7 +23,7 @@ import pytest
 
 from fault_agents import read_runs
 from fault_tools import FAULT_CLIENT, HUNG_BOUND_S, lines_of, script_env
-from netns import NetnsLab, netns_unavailable
+from netns import NetnsLab, started_lab
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -35,23 +34,8 @@ STEP_WAIT_S = 25.0  # the client's longest wait for one step (> HUNG_BOUND_S)
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[NetnsLab]:
-    reason = netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    lab = NetnsLab(["orch", "h1"], label="cut")
-    try:
-        lab.create()
-        yield lab
-    finally:
-        lab.destroy()
+    yield from started_lab(["orch", "h1"], label="cut")
 
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> str:
-    path = tmp_path / "token"
-    path.write_text(secrets.token_urlsafe(32) + "\n")
-    path.chmod(0o600)
-    return str(path)
 
 
 def test_cut_link_is_detected_and_nothing_runs_twice(lab, token_file, tmp_path):

@@ -25,7 +25,7 @@ from typing import Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from netns import NetnsLab, ServerProcess, netns_unavailable  # noqa: E402
+from netns import NetnsLab, ServerProcess, started_lab  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 MAIN = REPO / "examples" / "distributed" / "werewolf" / "main.py"
@@ -36,23 +36,8 @@ _ports = itertools.count(7100)
 
 @pytest.fixture(scope="module")
 def lab() -> Iterator[NetnsLab]:
-    reason = netns_unavailable()
-    if reason:
-        pytest.skip(reason)
-    lab = NetnsLab(["orch", *HOSTS])
-    try:
-        lab.create()
-        yield lab
-    finally:
-        lab.destroy()
+    yield from started_lab(["orch", *HOSTS])
 
-
-@pytest.fixture
-def token_file(tmp_path: Path) -> str:
-    path = tmp_path / "token"
-    path.write_text(os.urandom(24).hex() + "\n")
-    path.chmod(0o600)
-    return str(path)
 
 
 def server_env() -> dict:
