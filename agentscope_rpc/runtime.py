@@ -263,7 +263,7 @@ class Runtime:
                 return
             self._forks = concurrent.futures.Future()
         # imported here, not in the thread: two threads importing one package at once can break
-        from .server.forks import ForkServer  # standard library only: init() must not load gRPC
+        from ._forks import ForkServer  # standard library only: init() must not load gRPC
 
         threading.Thread(target=self._start_fork_server, args=(ForkServer,), name="agentscope-rpc-fork-server",
                          daemon=True).start()

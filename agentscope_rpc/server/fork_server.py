@@ -16,7 +16,7 @@ travel by value, as with any server.
 
 This module is the fork server process (`python -m
 agentscope_rpc.server.fork_server FD`); the orchestrator's side is
-`forks.ForkServer`.  Protocol (a Unix socket pair): the orchestrator sends one JSON line — the
+`agentscope_rpc._forks.ForkServer`.  Protocol (a Unix socket pair): the orchestrator sends one JSON line — the
 child's `ServerConfig` settings and token — with two file descriptors, the
 read end of a *watch* pipe (the child stops when it closes: when the
 orchestrator stops it or dies) and the write end of its ready pipe; the
@@ -34,7 +34,7 @@ import sys
 from typing import Any
 
 from ..rpc.codec import TOKEN_ENV
-from .forks import FORK_REQUEST_MAX
+from .._forks import FORK_REQUEST_MAX
 from .config import ServerConfig
 
 

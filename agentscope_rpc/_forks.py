@@ -1,9 +1,9 @@
 """The orchestrator's handle on its fork server, and what every child server start shares.
 
-`init()` starts the fork server (see `fork_server`) in the background, so
-this module imports nothing but the standard library: a program that never
-distributes an agent does not load gRPC.  `child` builds child servers on
-top of it.
+`init()` starts the fork server (`server/fork_server.py`, the process
+side) in the background, so this module imports nothing but the standard
+library: a program that never distributes an agent does not load gRPC.
+`server/child.py` builds child servers on top of it.
 """
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ import threading
 import time
 from typing import Any, Optional
 
-from .._environ import TOKEN_ENV
-from ..exception import AgentServerNotAliveError
+from ._environ import TOKEN_ENV
+from .exception import AgentServerNotAliveError
 
 READY_TIMEOUT_S = 120.0
 FORK_REQUEST_MAX = 1 << 16  # bytes of one request / answer on the fork server's socket
