@@ -235,7 +235,9 @@ class Moderator:
         self._say("announce", text, rnd)
         start = (rnd - 1) % len(self.alive)
         order = self.alive[start:] + self.alive[:start]
-        with msghub([self.players[n] for n in self.alive], announcement=Msg(MODERATOR, text, role="user")):
+        with msghub([self.players[n] for n in self.alive]) as hub:
+            # announced under the guard: a player whose server died is named, as for any other call
+            self._guard(lambda: hub.broadcast(Msg(MODERATOR, text, role="user")))
             for name in order:
                 answer = self._ask_one(name, self._discuss_prompt(name), "discuss")
                 said = answer.content if isinstance(answer.content, str) else str(answer.content)
