@@ -11,7 +11,7 @@ import agentscope_rpc
 from agentscope_rpc.message import Msg
 from agentscope_rpc.models import get_model_configs, read_model_configs
 from agentscope_rpc.rpc import AsyncResult
-from dist_agents import Span, Appender, Calculator, ConfigReader, Fanout, Recorder
+from dist_agents import Appender, AsyncSpan, Calculator, ConfigReader, Fanout, Recorder, Span
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -89,6 +89,16 @@ def test_two_hundred_sleeping_agents_on_one_server(server):
     agents = [Span(f"z{i}", delay=1.0, to_dist=server.options) for i in range(200)]
     spans = [r.content for r in [agent(None) for agent in agents]]
     assert max(start for start, _ in spans) < min(end for _, end in spans)
+
+
+def test_thousands_of_async_replies_await_at_once_without_threads(server_factory):
+    # `async def reply` runs on the server's loop: 2,000 awaiting agents on a server with
+    # 2 worker threads all wait at the same time, and the server starts no thread for them
+    server = server_factory(capacity=2)
+    agents = [AsyncSpan(f"y{i}", delay=1.0, to_dist=server.options) for i in range(2000)]
+    spans = [r.content for r in [agent(None) for agent in agents]]
+    assert max(start for start, _, _ in spans) < min(end for _, end, _ in spans)
+    assert max(threads for _, _, threads in spans) < 30  # loop, gRPC's own, the 2 workers: not one per agent
 
 
 def test_agent_fans_out_to_agents_on_another_server(module_server, module_server_factory):

@@ -5,6 +5,7 @@ the orchestrator's `sys.path`), so these classes are built by import.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import threading
@@ -136,6 +137,19 @@ class Span(AgentBase):
         start = time.monotonic()
         time.sleep(self.delay)
         return Msg(self.name, [start, time.monotonic()])
+
+
+class AsyncSpan(AgentBase):
+    """`async def reply`: awaits `delay` seconds; replies with [start, end, threads alive in the server]."""
+
+    def __init__(self, name, delay=0.0):
+        super().__init__(name)
+        self.delay = delay
+
+    async def reply(self, x=None):
+        start = time.monotonic()
+        await asyncio.sleep(self.delay)
+        return Msg(self.name, [start, time.monotonic(), threading.active_count()])
 
 
 class Fanout(AgentBase):
