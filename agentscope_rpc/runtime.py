@@ -42,6 +42,7 @@ from .dispatch import Dispatcher
 
 # At interpreter exit, calls still outstanding get this long to finish before
 # child servers stop (AGENTSCOPE_RPC_EXIT_GRACE overrides; Ctrl-C skips it).
+FORK_SERVER_ENV = "AGENTSCOPE_RPC_FORK_SERVER"  # "0": child servers are fresh interpreters
 EXIT_GRACE_S = float(os.environ.get("AGENTSCOPE_RPC_EXIT_GRACE", "60"))
 _DEFAULT_PRINTER: Any = object()
 log = logging.getLogger(__name__)
@@ -257,11 +258,18 @@ class Runtime:
 
     # -- child servers ---------------------------------------------------------------
     def warm_up(self) -> None:
-        """Start the fork server child servers come from, in the background (see server.fork_server)."""
+        """Start the fork server child servers come from, in the background (see server.fork_server).
+
+        `AGENTSCOPE_RPC_FORK_SERVER=0` in the environment: no fork server,
+        every child server is a fresh interpreter.
+        """
         with self._lock:
             if self._forks is not None:
                 return
             self._forks = concurrent.futures.Future()
+            if os.environ.get(FORK_SERVER_ENV, "1") == "0":
+                self._forks.set_result(None)
+                return
         # imported here, not in the thread: two threads importing one package at once can break
         from ._forks import ForkServer  # standard library only: init() must not load gRPC
 

@@ -214,8 +214,9 @@ ORCHESTRATOR = textwrap.dedent('''
 
 
 
-def test_fork_server_children_die_with_a_sigkilled_orchestrator() -> None:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+@pytest.mark.parametrize("fork_server", ["1", "0"], ids=["fork-server", "fresh-interpreters"])
+def test_child_servers_die_with_a_sigkilled_orchestrator(fork_server: str) -> None:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), AGENTSCOPE_RPC_FORK_SERVER=fork_server)
     proc = subprocess.Popen(  # pylint: disable=consider-using-with
         [sys.executable, "-c", ORCHESTRATOR], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
     )
@@ -227,12 +228,17 @@ def test_fork_server_children_die_with_a_sigkilled_orchestrator() -> None:
         orchestrator, *children = (int(p) for p in line.split()[1:])
         assert orchestrator == proc.pid and len(set(children)) == 3
         parents = {parent_pid(pid) for pid in children}
-        assert len(parents) == 1 and orchestrator not in parents  # forked by the fork server, not by the orchestrator
-        fork_server = parents.pop()
-        assert fork_server is not None and parent_pid(fork_server) == orchestrator
+        assert len(parents) == 1
+        watched = list(children)
+        if fork_server == "1":  # forked by the fork server, itself the orchestrator's child
+            fork_server_pid = parents.pop()
+            assert fork_server_pid != orchestrator and parent_pid(fork_server_pid) == orchestrator
+            watched.append(fork_server_pid)
+        else:  # switched off: each child is a fresh interpreter the orchestrator started
+            assert parents == {orchestrator}
         proc.send_signal(signal.SIGKILL)
         assert proc.wait(30) == -signal.SIGKILL
-        for pid in children + [fork_server]:
+        for pid in watched:
             assert process_gone(pid, 10), f"process {pid} outlived its SIGKILLed orchestrator"
     finally:
         if proc.poll() is None:
