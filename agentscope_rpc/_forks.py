@@ -1,4 +1,4 @@
-"""The orchestrator's handle on its fork server, and what every child server start shares.
+"""Child-mode agent servers: a runtime's `ChildServers`, its fork server's handle, what every start shares.
 
 `init()` starts the fork server (`server/fork_server.py`, the process
 side) in the background, so this module imports nothing but the standard
@@ -7,7 +7,9 @@ library: a program that never distributes an agent does not load gRPC.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import logging
 import os
 import select
 import signal
@@ -16,11 +18,14 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from ._environ import TOKEN_ENV
 from .exception import AgentServerNotAliveError
 
+log = logging.getLogger(__name__)
+
+FORK_SERVER_ENV = "AGENTSCOPE_RPC_FORK_SERVER"  # "0": child servers are fresh interpreters
 READY_TIMEOUT_S = 120.0
 FORK_REQUEST_MAX = 1 << 16  # bytes of one request / answer on the fork server's socket
 
@@ -170,3 +175,67 @@ def wait_ready(fd: int, proc: subprocess.Popen, timeout: float) -> int:
     if not line.startswith("READY "):
         raise AgentServerNotAliveError(f"agent server sent {line!r} instead of READY")
     return int(line.split()[1])
+
+
+class ChildServers:
+    """A runtime's child-mode agent servers and the fork server they come from.
+
+    `start(forks, **settings)` starts one server (`server.child.spawn_child_server`,
+    given by the runtime so that this module stays free of the transport).
+    """
+
+    def __init__(self, start: Callable[..., Any]) -> None:
+        self._start = start
+        self._lock = threading.Lock()
+        self._children: list = []
+        self._forks: Optional[concurrent.futures.Future] = None  # -> the fork server (or None)
+
+    def warm_up(self) -> None:
+        """Start the fork server in the background (once).
+
+        `AGENTSCOPE_RPC_FORK_SERVER=0` in the environment: no fork server,
+        every child server is a fresh interpreter.
+        """
+        with self._lock:
+            if self._forks is not None:
+                return
+            self._forks = concurrent.futures.Future()
+            if os.environ.get(FORK_SERVER_ENV, "1") == "0":
+                self._forks.set_result(None)
+                return
+        threading.Thread(target=self._start_fork_server, name="agentscope-rpc-fork-server", daemon=True).start()
+
+    def _start_fork_server(self) -> None:
+        try:
+            self._forks.set_result(ForkServer())  # type: ignore[union-attr]
+        except Exception as err:  # pylint: disable=broad-except
+            log.warning("agentscope-rpc: no fork server (%s); child servers start as fresh interpreters", err)
+            self._forks.set_result(None)  # type: ignore[union-attr]
+
+    def spawn(self, **settings: Any) -> Any:
+        """Start a loopback agent server owned by this runtime (child-mode `to_dist`); its `ChildServer`."""
+        self.warm_up()
+        forks = self._forks.result()  # type: ignore[union-attr]
+        if forks is not None and not forks.alive():
+            forks = None
+        child = self._start(forks, **settings)
+        with self._lock:
+            self._children.append(child)
+        return child
+
+    def stop(self, patience: float = 2.0) -> None:
+        """Stop the child servers (in parallel) and the fork server.
+
+        Each is asked to stop, then given `patience` seconds per step before
+        being terminated, then killed.
+        """
+        with self._lock:
+            children, self._children = self._children, []
+            forks, self._forks = self._forks, None
+        threads = [threading.Thread(target=child.stop, kwargs={"timeout": patience}) for child in children]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if forks is not None and forks.done() and forks.result() is not None:
+            forks.result().stop()

@@ -102,7 +102,7 @@ def init(
     settings.run_dir = None if settings.disable_saving else os.path.abspath(os.path.join(save_dir, settings.run_id))
 
     runtime.default().set_printer(ConsolePrinter() if console else None)
-    runtime.default().warm_up()  # child-mode servers then start in milliseconds (server.fork_server)
+    runtime.default().children.warm_up()  # child-mode servers then start in milliseconds (server.fork_server)
     as_logging.setup_logger(settings.run_dir if save_log and not disable_saving else None, logger_level)
     if studio_url is not None:
         log.warning("init(studio_url=%r): AgentScope Studio is not supported; ignored", studio_url)

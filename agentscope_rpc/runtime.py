@@ -38,11 +38,11 @@ import weakref
 from collections import deque
 from typing import Any, Awaitable, Callable, Hashable, Iterator, Optional
 
+from ._forks import ChildServers  # standard library only: init() must not load gRPC
 from .dispatch import Dispatcher
 
 # At interpreter exit, calls still outstanding get this long to finish before
 # child servers stop (AGENTSCOPE_RPC_EXIT_GRACE overrides; Ctrl-C skips it).
-FORK_SERVER_ENV = "AGENTSCOPE_RPC_FORK_SERVER"  # "0": child servers are fresh interpreters
 EXIT_GRACE_S = float(os.environ.get("AGENTSCOPE_RPC_EXIT_GRACE", "60"))
 _DEFAULT_PRINTER: Any = object()
 log = logging.getLogger(__name__)
@@ -63,8 +63,7 @@ class Runtime:
         self.proxies: dict[str, "weakref.WeakSet"] = {}
         self.fetch_identity: tuple[str, str] = ("", "")
         self.runtime_streams: deque = deque()  # see streaming.get_runtime_stream
-        self.children: list = []
-        self._forks: Optional[concurrent.futures.Future] = None  # -> the fork server (or None)
+        self.children = ChildServers(_start_child)  # child-mode agent servers and the fork server they come from
         self.closed = False
 
     def __repr__(self) -> str:
@@ -256,63 +255,6 @@ class Runtime:
                 streams.append(AppStream())
             return streams[0]
 
-    # -- child servers ---------------------------------------------------------------
-    def warm_up(self) -> None:
-        """Start the fork server child servers come from, in the background (see server.fork_server).
-
-        `AGENTSCOPE_RPC_FORK_SERVER=0` in the environment: no fork server,
-        every child server is a fresh interpreter.
-        """
-        with self._lock:
-            if self._forks is not None:
-                return
-            self._forks = concurrent.futures.Future()
-            if os.environ.get(FORK_SERVER_ENV, "1") == "0":
-                self._forks.set_result(None)
-                return
-        # imported here, not in the thread: two threads importing one package at once can break
-        from ._forks import ForkServer  # standard library only: init() must not load gRPC
-
-        threading.Thread(target=self._start_fork_server, args=(ForkServer,), name="agentscope-rpc-fork-server",
-                         daemon=True).start()
-
-    def _start_fork_server(self, fork_server: type) -> None:
-        try:
-            self._forks.set_result(fork_server())  # type: ignore[union-attr]
-        except Exception as err:  # pylint: disable=broad-except
-            log.warning("agentscope-rpc: no fork server (%s); child servers start as fresh interpreters", err)
-            self._forks.set_result(None)  # type: ignore[union-attr]
-
-    def spawn_child(self, **settings: Any) -> Any:
-        """Start a loopback agent server owned by this runtime (child-mode `to_dist`)."""
-        from .server.child import spawn_child_server
-
-        self.warm_up()
-        forks = self._forks.result()  # type: ignore[union-attr]
-        if forks is not None and not forks.alive():
-            forks = None
-        child = spawn_child_server(forks, **settings)
-        with self._lock:
-            self.children.append(child)
-        return child
-
-    def stop_children(self, patience: float = 2.0) -> None:
-        """Stop this runtime's child servers (in parallel) and its fork server.
-
-        Each is asked to stop, then given `patience` seconds per step before
-        being terminated, then killed.
-        """
-        with self._lock:
-            children, self.children = self.children, []
-            forks, self._forks = self._forks, None
-        threads = [threading.Thread(target=child.stop, kwargs={"timeout": patience}) for child in children]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        if forks is not None and forks.done() and forks.result() is not None:
-            forks.result().stop()
-
     def drain(self, grace: float) -> list:
         """Wait up to `grace` seconds for outstanding calls; returns the ones still outstanding."""
         pending = [(conn, p) for conn in self.connections() for p in conn.outstanding()]
@@ -343,7 +285,7 @@ class Runtime:
         except KeyboardInterrupt:  # Ctrl-C while waiting: stop waiting
             interrupted = True
         finally:
-            self.stop_children(0.2 if interrupted else 2.0)  # after Ctrl-C, no waiting on running calls
+            self.children.stop(0.2 if interrupted else 2.0)  # after Ctrl-C, no waiting on running calls
 
     # -- end ---------------------------------------------------------------------------
     def close(self) -> None:
@@ -404,6 +346,12 @@ def bound(runtime: Runtime) -> Iterator[Runtime]:
 
 
 __all__ = ["Runtime", "default", "current", "bound"]
+
+
+def _start_child(forks: Any, **settings: Any) -> Any:
+    from .server.child import spawn_child_server  # the transport, loaded on first use
+
+    return spawn_child_server(forks, **settings)
 
 
 _ctrl_c_seen = False

@@ -71,7 +71,7 @@ def resolve(options: Any) -> tuple[codec.Endpoint, Any, Optional[retry_strategy.
     if retry is not None and not isinstance(retry, retry_strategy.RetryBase):
         raise TypeError("retry_strategy must be a RetryBase (RetryFixedTimes, RetryExponential)")
     if opts.get("port") is None:
-        child = runtime.current().spawn_child()
+        child = runtime.current().children.spawn()
         return child.endpoint, child, retry
     endpoint = codec.Endpoint(
         host=opts.get("host") or "localhost",
