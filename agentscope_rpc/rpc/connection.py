@@ -21,7 +21,8 @@ from . import codec, retry_strategy
 from ._proto import agent_server_pb2 as pb
 from ._proto import agent_server_pb2_grpc as pb_grpc
 from .call_events import CallEvents
-from .client_session import WINDOW, ClientSession, PendingCall, PendingCreate, PendingFetch
+from .client_session import WINDOW, ClientSession
+from .pending import PendingCall, PendingCreate, PendingFetch
 from .placeholder import AsyncResult
 
 MANAGEMENT_DEADLINE = 10.0  # seconds; unary management RPCs
