@@ -30,7 +30,6 @@ import contextlib
 import contextvars
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -65,6 +64,7 @@ class Runtime:
         self.runtime_streams: deque = deque()  # see streaming.get_runtime_stream
         self.children = ChildServers(_start_child)  # child-mode agent servers and the fork server they come from
         self.closed = False
+        self.interrupted = False  # see interrupt()
 
     def __repr__(self) -> str:
         return f"Runtime({self.name!r})"
@@ -255,6 +255,14 @@ class Runtime:
                 streams.append(AppStream())
             return streams[0]
 
+    def interrupt(self) -> None:
+        """The program caught a Ctrl-C and is ending: at exit, stop at once instead of draining calls.
+
+        (A KeyboardInterrupt that ends the program is noticed without this;
+        `server.cli.run_command` calls it for the CLIs and examples.)
+        """
+        self.interrupted = True
+
     def drain(self, grace: float) -> list:
         """Wait up to `grace` seconds for outstanding calls; returns the ones still outstanding."""
         pending = [(conn, p) for conn in self.connections() for p in conn.outstanding()]
@@ -274,8 +282,8 @@ class Runtime:
         return left
 
     def _at_exit(self) -> None:
-        # Ctrl-C: whether the program let the KeyboardInterrupt end it or caught it and returned
-        interrupted = _ctrl_c_seen or getattr(sys, "last_type", None) is KeyboardInterrupt
+        # Ctrl-C: the KeyboardInterrupt ended the program, or the program caught it and said so
+        interrupted = self.interrupted or getattr(sys, "last_type", None) is KeyboardInterrupt
         try:
             if not interrupted and self._loop is not None:
                 abandoned = self.drain(EXIT_GRACE_S)
@@ -316,7 +324,6 @@ def default() -> Runtime:
             if _default is None:
                 _default = Runtime()
                 atexit.register(_default._at_exit)  # pylint: disable=protected-access
-                _note_ctrl_c()
             runtime = _default
     return runtime
 
@@ -352,25 +359,3 @@ def _start_child(forks: Any, **settings: Any) -> Any:
     from .server.child import spawn_child_server  # the transport, loaded on first use
 
     return spawn_child_server(forks, **settings)
-
-
-_ctrl_c_seen = False
-
-
-def _note_ctrl_c() -> None:
-    """Remember a Ctrl-C even when the program catches its KeyboardInterrupt (then exit does not wait).
-
-    Only Python's own SIGINT handler is wrapped, and only from the main
-    thread: a program's own handler is left alone.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        return
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        global _ctrl_c_seen  # pylint: disable=global-statement
-        _ctrl_c_seen = True
-        signal.default_int_handler(signum, frame)
-
-    signal.signal(signal.SIGINT, on_sigint)

@@ -17,6 +17,7 @@ import threading
 import traceback
 from typing import Callable, Optional
 
+from .. import runtime
 from ..exception import (
     AgentCallError,
     AgentCreationError,
@@ -69,6 +70,7 @@ def run_command(body: Callable[[], Optional[int]], prog: str, debug: bool = Fals
     try:
         code = body()
     except KeyboardInterrupt:
+        runtime.default().interrupt()  # exit then stops at once instead of draining calls
         print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except SystemExit:

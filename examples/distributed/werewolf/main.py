@@ -363,6 +363,7 @@ def main(argv: Optional[list] = None) -> int:
         printer.print(f"werewolf: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
+        runtime.default().interrupt()  # exit then stops at once instead of draining calls
         printer.print("werewolf: interrupted", file=sys.stderr)
         return 130
 
