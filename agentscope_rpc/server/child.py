@@ -16,9 +16,9 @@ import subprocess
 import sys
 from typing import Any
 
+from .._forks import READY_TIMEOUT_S, ForkServer, child_env, wait_ready
 from ..rpc.codec import Endpoint
 from .config import ServerConfig
-from .._forks import READY_TIMEOUT_S, ForkServer, child_env, wait_ready
 
 __all__ = ["ChildServer", "ForkServer", "spawn", "spawn_child_server", "wait_ready"]
 
@@ -90,7 +90,7 @@ def spawn(config: ServerConfig, watch_parent: bool = True, timeout: float = READ
 def spawn_child_server(forks: Any = None, **settings: Any) -> ChildServer:
     """A loopback child server with a fresh random token (child-mode `to_dist`).
 
-    Forked by `forks` (a `agentscope_rpc._forks.ForkServer`) when given, else a fresh interpreter.
+    Forked by `forks` (an `agentscope_rpc._forks.ForkServer`) when given, else a fresh interpreter.
     """
     settings.setdefault("host", "127.0.0.1")
     settings.setdefault("port", 0)
