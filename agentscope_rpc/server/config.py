@@ -5,8 +5,8 @@ all build a `ServerConfig`; the CLI's flags are generated from the fields
 below (also the client flags of `as_server stop|status`: `--host`, `--port`,
 `--token`, `--token-file`), and `to_argv()` turns a config back into flags
 for a subprocess.  AgentScope 0.1.6's launcher keywords and `as_server` flags
-are accepted too (`V0_SETTINGS`): mapped onto these fields where they mean
-something here, accepted and documented where they do not.
+are accepted too (`config_v0.V0_SETTINGS`): mapped onto these fields where
+they mean something here, accepted and documented where they do not.
 
 Token rule for a non-loopback bind (`token_strength_bits`): at least 128
 bits, estimated as the token's length times log2 of the smallest alphabet
@@ -18,7 +18,6 @@ characters.  `secrets.token_urlsafe(16)` (22 characters) and
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import logging
 import math
 import os
@@ -28,11 +27,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from .._environ import TOKEN_ENV
+from .config_v0 import V0_SETTINGS, add_v0_arguments, apply_v0, is_loopback_name, v0_targets
 
 log = logging.getLogger(__name__)
 TOKEN_MIN_BITS = 128
 TOKEN_MIN_DISTINCT = 8
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def _opt(help_text: str, flag: Optional[str] = None, **extra: Any) -> Any:
@@ -140,7 +139,7 @@ class ServerConfig:
         if unknown:
             raise TypeError(f"unknown agent server setting(s): {', '.join(unknown)}")
         values = {k: v for k, v in settings.items() if k in ours}
-        _apply_v0({k: v for k, v in settings.items() if k in V0_SETTINGS}, values)
+        apply_v0({k: v for k, v in settings.items() if k in V0_SETTINGS}, values)
         if isinstance(values.get("agent_dir"), (str, os.PathLike)):
             values["agent_dir"] = [os.fspath(values["agent_dir"])]
         if values.get("port") is None:
@@ -150,7 +149,7 @@ class ServerConfig:
     def replace(self, **settings: Any) -> "ServerConfig":
         """A copy with some settings changed (field names or 0.1.6 keywords)."""
         values = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in _v0_targets(settings):  # a 0.1.6 keyword given now wins over the old value
+        for name in v0_targets(settings):  # a 0.1.6 keyword given now wins over the old value
             values.pop(name, None)
         return type(self).from_settings(**{**values, **settings})
 
@@ -169,12 +168,7 @@ class ServerConfig:
 
     def is_loopback(self) -> bool:
         """Whether the bind address is this machine's loopback only."""
-        if self.host in ("localhost",):
-            return True
-        try:
-            return ipaddress.ip_address(self.host).is_loopback
-        except ValueError:
-            return False
+        return is_loopback_name(self.host)
 
     def validate(self) -> None:
         """Refuse unsafe or inconsistent settings before anything binds (ValueError)."""
@@ -245,28 +239,14 @@ class ServerConfig:
     @classmethod
     def add_v0_arguments(cls, parser: argparse.ArgumentParser) -> None:
         """AgentScope 0.1.6's `as_server start` flags, in their own help group."""
-        group = parser.add_argument_group(
-            "AgentScope 0.1.6 flags",
-            "accepted so that 0.1.6 command lines run; each says what it maps to here",
-        )
-        for name, (_, help_text) in V0_SETTINGS.items():
-            flag = "--" + name.replace("_", "-")
-            if name == "local_mode":
-                group.add_argument(flag, dest="v0_" + name, nargs="?", const=True, default=None,
-                                   type=_parse_bool, metavar="BOOL", help=help_text)
-            elif name in V0_FLAGS:
-                group.add_argument(flag, dest="v0_" + name, action="store_true", default=None, help=help_text)
-            elif name in V0_CLI:
-                kind, metavar = V0_CLI[name]
-                group.add_argument(flag, dest="v0_" + name, type=kind, default=None, metavar=metavar,
-                                   help=help_text)
+        add_v0_arguments(parser)
 
     @classmethod
     def from_namespace(cls, ns: argparse.Namespace) -> "ServerConfig":
         """The config the parsed flags describe (0.1.6 flags included)."""
         values = {f.name: getattr(ns, f.name) for f in fields(cls) if hasattr(ns, f.name)}
         v0 = {k[3:]: v for k, v in vars(ns).items() if k.startswith("v0_") and v is not None}
-        for name in _v0_targets(v0):  # a 0.1.6 flag given wins over the default of its field
+        for name in v0_targets(v0):  # a 0.1.6 flag given wins over the default of its field
             values.pop(name, None)
         return cls.from_settings(**values, **v0)
 
@@ -288,76 +268,6 @@ class ServerConfig:
             elif value is not None and value != f.default:
                 argv += [flag, str(value)]
         return argv
-
-
-# -- AgentScope 0.1.6 settings -------------------------------------------------------------
-# name -> (the ServerConfig field it sets, or None; what it means here)
-V0_SETTINGS: dict[str, tuple[Optional[str], str]] = {
-    "local_mode": (None, "true: bind 127.0.0.1; false: bind 0.0.0.0 (needs a token) and advertise --host"),
-    "max_pool_size": ("max_results", "same as --max-results (finished results kept at most)"),
-    "max_expire_time": ("result_ttl", "same as --result-ttl (seconds a finished result is kept)"),
-    "max_timeout_seconds": (None, "ignored: calls have no server-side deadline here; "
-                                  "a caller bounds its own wait (AsyncResult.result(timeout=...))"),
-    "pool_type": (None, "'local' only: results live in the server's memory; 'redis' is accepted and "
-                        "ignored with a warning"),
-    "redis_url": (None, "ignored (no redis result pool)"),
-    "studio_url": (None, "ignored: AgentScope Studio is not supported"),
-    "no_log": (None, "ignored: an agent server writes no run directory; its log goes to stderr"),
-    "save_api_invoke": (None, "ignored (no API-invocation records)"),
-    "use_monitor": (None, "ignored (no token-usage monitor)"),
-}
-V0_CLI = {"max_pool_size": (int, "N"), "max_expire_time": (int, "SECONDS"), "max_timeout_seconds": (int, "SECONDS"),
-          "pool_type": (str, "TYPE"), "redis_url": (str, "URL"), "studio_url": (str, "URL")}
-V0_FLAGS = ("no_log", "save_api_invoke", "use_monitor")
-
-
-def _v0_targets(settings: dict) -> set:
-    targets = {V0_SETTINGS[k][0] for k in settings if k in V0_SETTINGS and V0_SETTINGS[k][0]}
-    if settings.get("local_mode") is not None:
-        targets.add("advertise_host")
-    return targets
-
-
-def _apply_v0(v0: dict, values: dict) -> None:
-    for name, value in v0.items():
-        target, meaning = V0_SETTINGS[name]
-        if target:
-            values.setdefault(target, value)
-        elif name == "local_mode" and value is not None:
-            host = values.get("host") or "localhost"
-            if value:
-                values["host"] = "127.0.0.1"
-                if _is_loopback_name(host) and host != "127.0.0.1":
-                    values.setdefault("advertise_host", host)
-            else:
-                values["host"] = "0.0.0.0"
-                if host not in WILDCARD_HOSTS:
-                    values.setdefault("advertise_host", host)
-        elif name == "pool_type":
-            if value not in ("local", "redis"):
-                raise ValueError(f"pool_type {value!r}: expected 'local' or 'redis'")
-            if value == "redis":
-                log.warning("pool_type='redis' is not supported: results stay in the server's memory")
-        elif value not in (None, False):
-            log.info("AgentScope 0.1.6 setting %s=%r %s", name, value, meaning)
-
-
-def _is_loopback_name(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _parse_bool(text: str) -> bool:
-    lowered = str(text).strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
 def _flag(f: Any) -> str:
