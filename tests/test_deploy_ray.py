@@ -43,14 +43,16 @@ CPUS = 0.25  # per server: several fleets fit on the 1-CPU nodes at once
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalRayCluster]:
     local = LocalRayCluster(nodes=3)
-    for attempt in (1, 2):  # a second try: Ray gives a node 30 s to register, a loaded machine can miss that
+    attempts = 3  # Ray gives a node a fixed 30 s to register; a loaded machine can miss that (seen once in 3 suites)
+    for attempt in range(1, attempts + 1):
         try:
             local.start()
             break
         except Exception as err:  # pylint: disable=broad-except
             local.shutdown()
-            if attempt == 2:
-                pytest.skip(f"a local Ray cluster cannot start here: {type(err).__name__}: {err}")
+            if attempt == attempts:
+                pytest.skip(f"a local Ray cluster cannot start here ({attempts} tries): {type(err).__name__}: {err}")
+            time.sleep(5)  # let the last try's processes go before the next
     try:
         yield local
     finally:
