@@ -31,7 +31,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 		$(PY) -m pip install "$(LLAMA)"; \
 	else \
 		echo "==> [3/4] $(LLAMA), the embedded model's runtime: compiling llama.cpp from source,"; \
-		echo "    about 5 minutes on 2 idle cores, 30 minutes or more on a busy machine (pip caches the"; \
+		echo "    about 8 minutes on 2 idle cores, 30 minutes or more on a busy machine (pip caches the"; \
 		echo "    wheel: the next build takes seconds). Progress below; full log: $(VENV)/llama-build.log"; \
 		compiling=$$SECONDS; \
 		{ $(PY) -m pip install -v "$(LLAMA)" 2>&1 | tee $(VENV)/llama-build.log | \
