@@ -56,13 +56,17 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 # System tools used by the tests, root only: network namespaces (iproute2) for
 # the multi-host tests, Debian's Chromium for the live-page browser test
-# (Playwright drives /usr/bin/chromium; it never downloads a browser).
+# (Playwright drives /usr/bin/chromium; it never downloads a browser), and
+# espeak-ng, the speech synthesizer of agentscope_rpc.tts (and werewolf --tts).
 sysdeps:
 	@if ! command -v ip >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && apt-get install -y -qq iproute2 >/dev/null; fi
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = 0 ]; then \
 		echo "installing Debian's chromium for the browser test (a minute or two) ..."; \
 		apt-get update -qq && apt-get install -y -qq chromium >/dev/null; fi
+	@if ! command -v espeak-ng >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian's espeak-ng for the speech-out tests (seconds) ..."; \
+		apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; fi
 
 demo: $(VENV)/.installed
 	$(PY) examples/distributed/werewolf/main.py
@@ -80,7 +84,8 @@ API_MODULES := agentscope_rpc agentscope_rpc.message agentscope_rpc.agents agent
 	agentscope_rpc.console agentscope_rpc.transcript agentscope_rpc.environment \
 	agentscope_rpc.environment.errors agentscope_rpc.rpc agentscope_rpc.rpc.retry_strategy \
 	agentscope_rpc.server agentscope_rpc.runtime agentscope_rpc.exception agentscope_rpc.serialize \
-	agentscope_rpc.manager agentscope_rpc.utils.common agentscope_rpc.logging agentscope_rpc.distributable
+	agentscope_rpc.manager agentscope_rpc.utils.common agentscope_rpc.logging agentscope_rpc.distributable \
+	agentscope_rpc.tts
 API_MODULES_RAY := agentscope_rpc.deploy agentscope_rpc.deploy.ray
 # pdoc warns on two things it cannot do, which the code does on purpose: read
 # postponed annotations of a NamedTuple's generated __init__, and see names a

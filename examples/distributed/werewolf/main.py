@@ -7,6 +7,7 @@
     python examples/distributed/werewolf/main.py --policy        # deterministic stand-in model, no LLM
     python examples/distributed/werewolf/main.py --sse 8000      # a live page: http://127.0.0.1:8000/
     python examples/distributed/werewolf/main.py --transcript game.jsonl   # then: --replay game.jsonl
+    python examples/distributed/werewolf/main.py --policy --tts speech     # speech/<player>/0001.wav, ...
 
 Players are placed round-robin over the servers.  The game runs as an
 `@pipeline` app: everything said (the players' talk token by token, the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import random
 import secrets
@@ -53,6 +55,7 @@ NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank"]
 TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"
 EXIT_USAGE, EXIT_LOST, EXIT_FAILED = 2, 3, 4
 CLEANUP_GRACE_S = 20.0  # Ctrl-C: how long the game's thread may take to stop its servers
+TTS_FLUSH_S = 60.0  # --tts: how long the end of a game may wait for its last sentences to be written
 
 
 class UsageError(Exception):
@@ -90,6 +93,10 @@ def parse_args(argv: Optional[list]) -> argparse.Namespace:
     parser.add_argument("--sse", type=int, metavar="PORT", help="serve a live page instead; each visit plays a game")
     parser.add_argument("--reveal", action="store_true", help="show the roles from the start (page and terminal)")
     parser.add_argument("--transcript", metavar="FILE", help="write every event of the game to FILE (JSON lines)")
+    parser.add_argument("--tts", metavar="DIR",
+                        help="speech out: each sentence said (players and moderator, one espeak-ng voice each) as "
+                             "DIR/<name>/NNNN.wav, listed in DIR/manifest.jsonl, played too where an audio output "
+                             "exists; needs espeak-ng (apt-get install -y espeak-ng); with --sse each game adds to DIR")
     parser.add_argument("--replay", metavar="FILE", help="replay a transcript (to the terminal, or the page with --sse)")
     parser.add_argument("--quiet", action="store_true", help="print only the result")
     parser.add_argument("--color", choices=("auto", "always", "never"), default="auto", help="terminal colours")
@@ -136,6 +143,22 @@ def model_configs(args: argparse.Namespace) -> list:
         config["generate_args"].update(seed=args.seed * 100 + i)
         configs.append(config)
     return configs
+
+
+def check_tts(directory: str) -> None:
+    """`--tts DIR`: espeak-ng is installed and DIR can be written to, before any server starts."""
+    from agentscope_rpc.tts import TTSUnavailableError, find_espeak
+
+    try:
+        find_espeak()
+    except TTSUnavailableError as err:
+        raise UsageError(f"--tts: {err}") from None
+    try:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"--tts: {err.strerror}: {directory}") from None
+    if not os.access(directory, os.W_OK):
+        raise UsageError(f"--tts: cannot write to {directory}")
 
 
 def parse_hosts(text: str) -> list:
@@ -187,7 +210,17 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
     roles = assign_roles(NAMES, random.Random(args.seed))
     voice = AgentBase(MODERATOR, use_memory=False)
     lost: set = set()
+    speaker = None
     try:
+        if getattr(args, "tts", None):
+            from agentscope_rpc.tts import Speaker
+
+            # the moderator first (its own voice), then the players in seat order; the
+            # narrator also reads players' ballots and decisions, in their voices (by msg.name)
+            speaker = Speaker(args.tts)
+            for name in [MODERATOR] + NAMES:
+                speaker.voice_for(name)
+            speaker.attach(voice)
         cast = []
         for i, name in enumerate(NAMES):
             where = fleet if fleet is not None else dict(zip(("host", "port"), endpoints[i % len(endpoints)]),
@@ -202,6 +235,8 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
             cast.append({"name": name, "badge": badge(roles[name], args.reveal), "where": address})
         for player in players:  # created in parallel (pipelined); a server that refuses us says so here
             player.wait_ready(timeout=args.call_timeout)
+        if speaker is not None:  # the proxies' hooks run here, on each chunk relayed from the servers
+            speaker.attach(*players)
         put_into_stream({"type": "cast", "title": "Werewolf", "players": cast,
                          "moderator": MODERATOR, "seed": args.seed})
 
@@ -221,6 +256,12 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
         lost = set(err.players)
         raise
     finally:
+        if speaker is not None:
+            speaker.close(timeout=TTS_FLUSH_S)
+            if speaker.errors or speaker.dropped:
+                logging.getLogger("werewolf").warning(
+                    "--tts: %d sentence(s) failed and %d were dropped (see the warnings above)",
+                    speaker.errors, speaker.dropped)
         if not launchers and fleet is None:  # running servers: leave them as we found them
             for player in players:
                 if player.name not in lost:
@@ -310,6 +351,8 @@ def run_terminal(args: argparse.Namespace, printer: ConsolePrinter) -> int:
     _finish(writer, encoder, "completed", None)
     if args.quiet and result:
         printer.print(result["title"])
+    elif args.tts:
+        printer.print(f"Speech: WAV files in {args.tts}/<name>/, listed in {args.tts}/manifest.jsonl")
     return 0
 
 
@@ -347,6 +390,10 @@ def main(argv: Optional[list] = None) -> int:
     printer = ConsolePrinter(color=args.color, styles={MODERATOR: "bold"})
     runtime.default().set_printer(printer)
     try:
+        if args.tts:
+            if args.replay:
+                raise UsageError("--tts voices a game as it is played, not a --replay")
+            check_tts(args.tts)
         if args.sse:
             return serve_page(args)
         if args.replay:
