@@ -11,6 +11,10 @@ the wire (`sse`: `event: <type>` / `data: <json>`), into transcripts
     message  Msg.to_dict()                      a message is complete
     put      <JSON of what put_into_stream got> (a dict with "type" is rendered
              by viewers: "phase" banners, "cast", "result"; others as data)
+    tool_call    {"agent", "call_id", "tool", "arguments", "msg_id", "round"}
+             an agent is about to run a tool (`msg_id`: the message it is speaking)
+    tool_result  {"agent", "call_id", "tool", "content", "ok", "error"?, "duration_s", "msg_id", "round"}
+             the tool answered (`ok`) or failed (`error`, also reported to the model)
     error    {"type", "message", "remote"}     the app raised; `end` follows
     end      {"status": "completed" | "error" | "cancelled" | "timeout"}
 
@@ -27,6 +31,7 @@ from typing import Any, ClassVar, Iterator, Optional
 from .exception import AgentCallError
 from .message import Msg, content_text
 from .streaming import SpeakChunk
+from .tools.events import TOOL_EVENT_TYPES
 
 
 @dataclass
@@ -80,6 +85,30 @@ class PutEvent:
 
 
 @dataclass
+class ToolCallEvent:
+    """A function-calling agent is about to run a tool (`agentscope_rpc.tools.events.ToolCallEvent`)."""
+
+    type: ClassVar[str] = "tool_call"
+    data: dict
+
+    def to_data(self) -> dict:
+        """The JSON payload."""
+        return self.data
+
+
+@dataclass
+class ToolResultEvent:
+    """A tool answered or failed (`agentscope_rpc.tools.events.ToolResultEvent`)."""
+
+    type: ClassVar[str] = "tool_result"
+    data: dict
+
+    def to_data(self) -> dict:
+        """The JSON payload."""
+        return self.data
+
+
+@dataclass
 class ErrorEvent:
     """The app raised; the stream ends after this."""
 
@@ -115,8 +144,10 @@ class EndEvent:
         return {"status": self.status}
 
 
-EVENT_TYPES = {cls.type: cls for cls in (ChunkEvent, MessageEvent, PutEvent, ErrorEvent, EndEvent)}
-"""The event classes by their `type` tag (`"chunk"`, `"message"`, `"put"`, `"error"`, `"end"`)."""
+EVENT_TYPES = {cls.type: cls for cls in (ChunkEvent, MessageEvent, PutEvent, ToolCallEvent, ToolResultEvent,
+                                         ErrorEvent, EndEvent)}
+"""The event classes by their `type` tag (`"chunk"`, `"message"`, `"put"`, `"tool_call"`, `"tool_result"`,
+`"error"`, `"end"`)."""
 
 
 def from_data(kind: str, data: Any) -> Any:
@@ -132,6 +163,10 @@ def from_data(kind: str, data: Any) -> Any:
             return MessageEvent(data)
         if kind == "put":
             return PutEvent(data)
+        if kind in ("tool_call", "tool_result"):
+            if not isinstance(data, dict) or not isinstance(data.get("tool"), str):
+                raise TypeError("a tool event is a JSON object with a 'tool' name")
+            return EVENT_TYPES[kind](data)
         if kind == "error":
             return ErrorEvent(str(data.get("type", "")), str(data.get("message", "")), bool(data.get("remote")))
         if kind == "end":
@@ -174,6 +209,8 @@ class EventEncoder:
         elif isinstance(item, Msg):
             self._sent.pop(item.id, None)
             yield MessageEvent(jsonable(item.to_dict()))
+        elif isinstance(item, TOOL_EVENT_TYPES):
+            yield EVENT_TYPES[item.kind](jsonable(item.to_data()))
         else:
             yield PutEvent(jsonable(item))
 
@@ -206,6 +243,6 @@ class EventEncoder:
 
 
 __all__ = [
-    "ChunkEvent", "MessageEvent", "PutEvent", "ErrorEvent", "EndEvent", "EVENT_TYPES",
+    "ChunkEvent", "MessageEvent", "PutEvent", "ToolCallEvent", "ToolResultEvent", "ErrorEvent", "EndEvent", "EVENT_TYPES",
     "EventEncoder", "from_data", "to_json", "jsonable",
 ]

@@ -56,7 +56,13 @@ class _Handler(BaseHTTPRequestHandler):
             stub.requests.append({"path": self.path, "body": body,
                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
             action = stub.script.pop(0) if stub.script else "ok"
-        if action == "ok":
+        if isinstance(action, list):  # a scripted stream: these chunk events, then [DONE]
+            self._start_chunked()
+            for event in action:
+                self._chunk(f"data: {json.dumps(event)}\n\n")
+            self._chunk("data: [DONE]\n\n")
+            self.wfile.write(b"0\r\n\r\n")
+        elif action == "ok":
             self._send_json(200, OK_BODY)
         elif action.isdigit():
             self._send_json(int(action), {"error": {"message": "bad request body" if action == "400"
@@ -116,7 +122,8 @@ class _Server(ThreadingHTTPServer):
 
 class StubServer:
     """`script` lists what each request gets: "ok", "stream", an HTTP status
-    ("503"), "broken-before-token" or "broken-after-token"; then "ok"."""
+    ("503"), "broken-before-token", "broken-after-token" or a list of stream
+    chunk events (sent as SSE, then [DONE]); then "ok"."""
 
     def __init__(self) -> None:
         self.script: list[str] = []
@@ -134,7 +141,7 @@ class StubServer:
         self._thread.join(timeout=5)
 
 
-def start_llama_server(gguf: str, log_path: Path, ready_within: float = 120.0):
+def start_llama_server(gguf: str, log_path: Path, ready_within: float = 120.0, extra_args: tuple = ()):
     """Start `python -m llama_cpp.server` on a free port; returns (proc, base_url).
 
     Waits until GET /v1/models answers (test set-up: polling with a deadline).
@@ -145,7 +152,7 @@ def start_llama_server(gguf: str, log_path: Path, ready_within: float = 120.0):
         proc = subprocess.Popen(
             [sys.executable, "-m", "llama_cpp.server", "--model", gguf,
              "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-             "--n_threads", str(threads), "--n_threads_batch", str(threads)],
+             "--n_threads", str(threads), "--n_threads_batch", str(threads), *extra_args],
             stdout=out, stderr=subprocess.STDOUT,
         )
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -2,6 +2,7 @@
 from .agent import AgentBase
 from .dialog_agent import DialogAgent
 from .dict_dialog_agent import DictDialogAgent
+from .function_call_agent import FunctionCallAgent, ReActAgent
 from ..memory import TemporaryMemory
 from .user_agent import UserAgent, UserExit
 
@@ -10,6 +11,8 @@ __all__ = [
     "TemporaryMemory",
     "DialogAgent",
     "DictDialogAgent",
+    "FunctionCallAgent",
+    "ReActAgent",
     "UserAgent",
     "UserExit",
 ]

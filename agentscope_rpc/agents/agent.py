@@ -131,14 +131,16 @@ class AgentBase(Distributable, HookOwner):
         if self.memory is not None:
             self.memory.add(x)
 
-    def speak(self, content: Any, stream: Optional[bool] = None) -> Msg:
+    def speak(self, content: Any, stream: Optional[bool] = None, *, msg_id: Optional[str] = None) -> Msg:
         """Say something: a str, a Msg, or a generator of chunks.
 
         A generator may yield `(last, text_so_far)` tuples (AgentScope v0) or
         plain string deltas.  Every chunk goes through the pre_speak hooks as
         the accumulated message (same id, `stream=True`, `last=True` exactly
         once at the end) and on to the listeners; post_speak runs once, also
-        when the generator raises.  Returns the spoken message.
+        when the generator raises.  Returns the spoken message.  `msg_id`
+        gives a streamed message its id (default: a fresh one), for agents
+        that tell viewers about the message while it is being spoken.
         """
         del stream  # decided by the type of `content`
         try:
@@ -147,7 +149,7 @@ class AgentBase(Distributable, HookOwner):
             if isinstance(content, (str, dict, list)) or content is None:
                 return self._speak_whole(Msg(self.name, content, role="assistant"))
             if inspect.isgenerator(content) or hasattr(content, "__next__") or hasattr(content, "__iter__"):
-                return self._speak_stream(iter(content))
+                return self._speak_stream(iter(content), msg_id)
             raise TypeError(f"cannot speak a {type(content).__name__}")
         finally:
             if has_hooks(self, "post_speak"):
@@ -191,7 +193,7 @@ class AgentBase(Distributable, HookOwner):
         self._emit(speech.SpeakEvent(msg, False, True, 0, self.agent_id, delta=text))
         return msg
 
-    def _speak_stream(self, chunks: Any) -> Msg:
+    def _speak_stream(self, chunks: Any, msg_id: Optional[str] = None) -> Msg:
         """Emit every chunk as soon as it is produced (no look-ahead).
 
         `(last, text_so_far)` tuples carry their own `last`; a generator of
@@ -199,7 +201,7 @@ class AgentBase(Distributable, HookOwner):
         closing event (`last=True`, same content).  Each event carries its
         delta; the accumulated message is joined only if someone reads it.
         """
-        msg_id = new_id()
+        msg_id = msg_id or new_id()
         text = speech.TextBuffer()
         seq = 0
         ended = False

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import threading
 from pathlib import Path
@@ -197,6 +198,32 @@ class LlamaCppChatWrapper(ModelWrapperBase):
             finally:
                 chunks.close()
 
+    def complete_tool_call(self, messages: list, prefix: str, opener: str, schema: dict,
+                           max_tokens: int = 256, **kwargs: Any) -> str:
+        """Finish a tool call with grammar-constrained generation; returns the call's JSON text.
+
+        The prompt is `messages` rendered by the model's chat template, the
+        assistant's reply so far (`prefix`) and the protocol's `opener` tag;
+        llama.cpp then samples only tokens that keep the output a JSON
+        value of `schema` (`LlamaGrammar.from_json_schema`), so the call is
+        always well-formed and names a known tool.
+        """
+        from llama_cpp import LlamaGrammar  # the optional 'local' extra, loaded by load()
+
+        shared = self.load()
+        args = {k: v for k, v in {**self.generate_args, **kwargs}.items()
+                if k in ("temperature", "top_p", "top_k", "min_p", "seed", "repeat_penalty")}
+        with shared.generating() as llama:
+            messages = self._fit_context(llama, messages, max_tokens)
+            prompt = render_prompt(llama, messages) + prefix + opener
+            try:
+                grammar = LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+                result = llama.create_completion(prompt=prompt, grammar=grammar, max_tokens=max_tokens,
+                                                 stream=False, **args)
+            except (ValueError, RuntimeError) as exc:
+                raise ModelCallError(f"llama_cpp tool-call generation failed: {exc}") from exc
+        return result["choices"][0]["text"]
+
     def _fit_context(self, llama: Any, messages: list, max_tokens: Optional[int]) -> list:
         """Drop the oldest non-system messages until the prompt fits n_ctx."""
         budget = self.n_ctx - (max_tokens if max_tokens and max_tokens > 0 else self.n_ctx // 4)
@@ -215,4 +242,22 @@ class LlamaCppChatWrapper(ModelWrapperBase):
         return [messages[i] for i in kept]
 
 
-__all__ = ["LlamaCppChatWrapper", "find_smollm2_gguf", "get_shared_llama"]
+def render_prompt(llama: Any, messages: list) -> str:
+    """`messages` as the model's chat template renders them, ending where the assistant's reply begins."""
+    from llama_cpp import llama_chat_format
+
+    template = (llama.metadata or {}).get("tokenizer.chat_template")
+    if not template:  # no template in the file: ChatML, which SmolLM2 and many small models use
+        body = "".join(f"<|im_start|>{m['role']}\n{m.get('content') or ''}<|im_end|>\n" for m in messages)
+        return body + "<|im_start|>assistant\n"
+
+    def text_of(token: int) -> str:
+        return llama.detokenize([token], special=True).decode("utf-8", "replace") if token >= 0 else ""
+
+    formatter = llama_chat_format.Jinja2ChatFormatter(
+        template=template, eos_token=text_of(llama.token_eos()), bos_token=text_of(llama.token_bos()),
+    )
+    return formatter(messages=messages).prompt
+
+
+__all__ = ["LlamaCppChatWrapper", "render_prompt", "find_smollm2_gguf", "get_shared_llama"]

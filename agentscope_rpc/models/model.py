@@ -25,6 +25,9 @@ class ModelWrapperBase:
     """
 
     model_type: str = ""
+    native_tools: bool = False
+    """True when the backend takes OpenAI-style `tools` and returns structured tool calls
+    (`FunctionCallAgent` then uses them; otherwise it uses the text protocol of `agentscope_rpc.tools.protocol`)."""
 
     def __init__(
         self,

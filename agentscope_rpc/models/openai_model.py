@@ -6,7 +6,9 @@ is fine for local servers), `base_url` (or `client_args.base_url`, as in
 AgentScope), `stream`, `generate_args`, `timeout` (s), `max_retries`,
 `retry_base_delay`, `retry_max_delay` (s), `headers`, `json_mode` (True: the
 endpoint supports `response_format={"type": "json_object"}`, which agents
-that need JSON then request).
+that need JSON then request), `native_tools` (default True: the endpoint
+takes `tools` and streams `delta.tool_calls`; False: tool-using agents use
+the tagged text protocol of `agentscope_rpc.tools.protocol` instead).
 
 Transient failures -- connection errors, timeouts, HTTP 408/409/429/5xx --
 are retried with bounded exponential backoff plus jitter; other 4xx fail at
@@ -102,6 +104,7 @@ class OpenAIChatWrapper(ModelWrapperBase):
     """POST {base_url}/chat/completions with optional SSE streaming and tools."""
 
     model_type = "openai_chat"
+    native_tools = True
 
     def __init__(
         self,
@@ -119,6 +122,7 @@ class OpenAIChatWrapper(ModelWrapperBase):
         headers: Optional[dict] = None,
         organization: Optional[str] = None,
         json_mode: bool = False,
+        native_tools: bool = True,
         **unknown: Any,
     ) -> None:
         super().__init__(config_name, stream=stream, generate_args=generate_args, **unknown)
@@ -136,6 +140,7 @@ class OpenAIChatWrapper(ModelWrapperBase):
         if client_args:
             logger.warning("model %r: ignoring client_args %s", config_name, sorted(client_args))
         self.json_mode = bool(json_mode)
+        self.native_tools = bool(native_tools)
         self._live_client: Optional[httpx.Client] = None
 
     def json_mode_args(self, required_keys: Iterable[str] = ()) -> dict:
