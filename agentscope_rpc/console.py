@@ -5,8 +5,11 @@ the speaker's colour (12 distinct colours, assigned in order of first
 appearance), wrapped at the terminal's width without ever cutting a word.
 Events are `speech.SpeakEvent`s, read duck-typed (this module imports
 nothing of the speech layer); `show_event` takes the live events of an app
-stream (`live_events`: chunk, message, put, error, end) the same way, so a
-game, a transcript replay and a page all share one vocabulary.  While one
+stream (`live_events`: chunk, message, put, tool_call, tool_result, error,
+end) the same way, so a game, a transcript replay and a page all share one
+vocabulary.  A tool event is one dim line (`⚙ Assistant calls f(x=1)…`,
+`⚙ f → result`); when its message is the open line, it appears right there,
+and the message goes on after its speaker's name on the next line.  While one
 message's line is open, chunks of other messages are held (latest snapshot
 only, so memory stays bounded) and printed when the open line ends, so two
 agents' partial lines never interleave.  `heading(title)` prints a blank
@@ -27,6 +30,7 @@ Colour: `color="auto"` (a tty, and no `NO_COLOR` in the environment;
 from __future__ import annotations
 
 import builtins
+import itertools
 import json
 import shutil
 import sys
@@ -36,6 +40,7 @@ from typing import Any, Callable, Optional, TextIO
 
 from ._terminal import ConsoleLogHandler, colour_wanted, line_state as _line, print, route_logging
 from .message import content_text
+from .tools.events import describe_call
 
 COLOURS = (
     "\033[36m", "\033[33m", "\033[32m", "\033[35m", "\033[34m", "\033[31m",
@@ -101,6 +106,7 @@ class ConsolePrinter:
         self._space = ""  # spaces before it, written only if the next word fits
         self._texts: dict = {}  # live events: msg id -> text so far
         self._chunked: set = set()  # live events: ids whose chunks were shown
+        self._keys = itertools.count()  # unique keys of held tool lines (and of split held snapshots)
 
     @property
     def out(self) -> TextIO:
@@ -237,12 +243,23 @@ class ConsolePrinter:
         self._open_id, self._printed, self._space = None, "", ""
 
     def _drain(self) -> None:
-        while self._open_id is None and self._held:
-            _, item = self._held.popitem(last=False)
+        """Show held items in order; while a line is open, only those of its message (tool lines, parts)."""
+        while self._held:
+            if self._open_id is None:
+                key, item = self._held.popitem(last=False)
+            else:
+                mine = ("of", self._open_id)  # a held part or tool line of the open message
+                key = next((k for k in self._held if k == self._open_id or (isinstance(k, tuple) and k[:2] == mine)),
+                           None)
+                if key is None:
+                    return
+                item = self._held.pop(key)
             if callable(item) and not hasattr(item, "msg"):
                 item()
             else:
                 self._show(item)
+                if isinstance(key, tuple) and self._open_id == item.msg.id and self._printed is None:
+                    self._printed = content_text(item.msg.content)  # a part: more snapshots of it follow
 
     def _when_free(self, key: Any, func: Callable[[], None]) -> None:
         """Run `func` now, or once the open line ended (in order with held speech)."""
@@ -287,11 +304,42 @@ class ConsolePrinter:
             self(_Chunk(_View(msg.get("id", ""), msg.get("name", ""), text), text, False, True, 0))
         elif kind == "put":
             self._when_free(("put", object()), lambda: self._show_data(event.data))
+        elif kind in ("tool_call", "tool_result"):  # one dim line, inside its message's open line
+            data = event.data if isinstance(event.data, dict) else {}
+            text = _tool_text(data, kind)
+            self._tool_line(str(data.get("msg_id") or ""), f"{STYLES['dim']}{text}{RESET}" if self._colour else text)
         elif kind == "error":
             self._when_free(("error", object()), lambda: print(f"[error: {event.error_type}: {event.message}]",
                                                                file=self.out))
         elif kind == "end" and event.status != "completed":
             self._when_free(("end", object()), lambda: print(f"[stream ended: {event.status}]", file=self.out))
+
+    def _tool_line(self, msg_id: str, text: str) -> None:
+        """A tool line: now inside its message's open line, or once another open line ended."""
+        with self._lock:
+            if msg_id and self._open_id == msg_id:
+                self._aside(text)
+            elif self._open_id is None:
+                print(text, file=self.out)
+            else:  # another message's line is open: after it, in order with this message's held speech
+                if msg_id and msg_id in self._held:  # what was held so far comes before the tool line
+                    part = ("of", msg_id, next(self._keys))
+                    self._held = OrderedDict((part if k == msg_id else k, v) for k, v in self._held.items())
+                self._held[("of", msg_id, next(self._keys))] = lambda: self._tool_line(msg_id, text)
+            self.out.flush()
+
+    def _aside(self, text: str) -> None:
+        """A line of its own inside the open message; its next text goes on after the name again."""
+        line = _line(self.out)
+        with line.lock:
+            if self._word and line.owner == (self, self._open_id):
+                word, self._word = self._word, ""
+                self._part(line, word)
+            if line.column:
+                self.out.write("\n")
+            self.out.write(text + "\n")
+            line.column, line.owner = 0, None
+        self._space = ""
 
     def _show_data(self, data: Any) -> None:
         kind = data.get("type") if isinstance(data, dict) else None
@@ -313,6 +361,23 @@ def _labelled(msg: dict) -> str:
     if isinstance(narration, dict) and narration.get("channel") and not text.startswith("("):
         return f"({narration['channel']} only) {text}"
     return text
+
+
+def _tool_text(data: dict, kind: str) -> str:
+    """`  ⚙ Assistant calls f(x=1)…`, `  ⚙ f → result` or `  ⚙ f failed: why` (one line, cut)."""
+    tool = str(data.get("tool", "?"))
+    if kind == "tool_call":
+        described = _one_line(describe_call(tool, data.get("arguments", {})), 160)
+        return f"  ⚙ {data.get('agent', '?')} calls {described}…"
+    if data.get("ok", True):
+        content = data.get("content", "")
+        return f"  ⚙ {tool} → {_one_line(content if isinstance(content, str) else json.dumps(content), 100)}"
+    return f"  ⚙ {tool} failed: {_one_line(str(data.get('error') or data.get('content') or 'error'), 100)}"
+
+
+def _one_line(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _split_words(text: str) -> list:

@@ -14,25 +14,20 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("starlette")
-uvicorn = pytest.importorskip("uvicorn")
-sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs the playwright package")
 
+from _page import browser, free_port, served  # noqa: E402,F401  (browser: the fixture)
 from agentscope_rpc.sse import create_app  # noqa: E402
 from agentscope_rpc.streaming import pipeline  # noqa: E402
 from stream_agents import Streamer  # noqa: E402
 
 pytestmark = pytest.mark.timeout(240)
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 
 # Records, per card, every text length it showed, and whether two open cards ever stood side by side.
 OBSERVER = """
@@ -52,27 +47,6 @@ new MutationObserver(() => {
   }
 }).observe(document, {subtree: true, childList: true, characterData: true, attributes: true});
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (make sysdeps installs Debian's chromium)")
-    with sync_api.sync_playwright() as playwright:
-        try:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-        except Exception as err:  # pylint: disable=broad-except
-            pytest.skip(f"Chromium cannot start here: {str(err).splitlines()[0]}")
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -151,16 +125,10 @@ def test_two_streams_at_once_side_by_side_and_scrolling_pauses(browser, module_s
             for p in [t(None) for t in more]:
                 p.result(timeout=60)
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(16)
-    server = uvicorn.Server(uvicorn.Config(create_app(duet), log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
+    with served(create_app(duet)) as url:
         page = browser.new_page(viewport={"width": 1000, "height": 400})
         page.add_init_script(OBSERVER)
-        page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
+        page.goto(url + "/")
         page.wait_for_function("document.querySelectorAll('.card').length >= 2", timeout=60_000)
         page.wait_for_function("window.__sideBySide", timeout=60_000)
         page.wait_for_function("document.body.scrollHeight > window.innerHeight + 300", timeout=60_000)
@@ -175,7 +143,3 @@ def test_two_streams_at_once_side_by_side_and_scrolling_pauses(browser, module_s
         assert page.evaluate("window.innerHeight + window.scrollY >= document.body.scrollHeight - 80")
         save(page, tmp_path, "duet.png")
         page.close()
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
