@@ -302,12 +302,9 @@ class FunctionCallAgent(AgentBase):
 
 def show_tool_event(event: Any) -> None:
     """Show a tool event on the current runtime's terminal (when no app stream took it)."""
-    from .. import live_events
-
-    printer = runtime.current().printer
-    show = getattr(printer, "show_event", None)
+    show = getattr(runtime.current().printer, "show_event", None)
     if show is not None:
-        show(live_events.EVENT_TYPES[event.kind](live_events.jsonable(event.to_data())))
+        show(event)  # a tool event reads like its live event (`type`, `data`)
 
 
 def _gap(said: str) -> str:

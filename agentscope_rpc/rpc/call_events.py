@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from .. import speech
+from ..tools.events import TOOL_EVENT_TYPES
 from ..agents.hooks import has_hooks, run_post_speak, run_pre_speak
 from ..exception import AgentServerNotAliveError, RemoteSpeakError, StreamCancelledError
 from . import codec
@@ -57,7 +58,13 @@ class CallEvents:
                     self._show(spoken)
         elif kind == "put":
             obj = codec.decode(event.put, self.runtime.placeholder_from_ref)
-            if not speech.put_object(obj, self.sinks):
+            if speech.put_object(obj, self.sinks):
+                return
+            if isinstance(obj, TOOL_EVENT_TYPES):  # a remote agent's tool call: the terminal shows it
+                show = getattr(self.runtime.printer, "show_event", None)
+                if show is not None:
+                    show(obj)
+            else:
                 self.runtime.runtime_stream_writer().put(obj)
         elif kind == "stop":
             if not speech.stop_streams(self.sinks):

@@ -30,6 +30,12 @@ class ToolCallEvent:
     round: int = 0
 
     kind = "tool_call"
+    type = "tool_call"  # read like the live event it becomes (`live_events`), e.g. by the console
+
+    @property
+    def data(self) -> dict:
+        """The live event's JSON payload (as `to_data()`)."""
+        return self.to_data()
 
     def to_data(self) -> dict:
         """The live event's JSON payload."""
@@ -56,6 +62,12 @@ class ToolResultEvent:
     round: int = 0
 
     kind = "tool_result"
+    type = "tool_result"  # read like the live event it becomes (`live_events`), e.g. by the console
+
+    @property
+    def data(self) -> dict:
+        """The live event's JSON payload (as `to_data()`)."""
+        return self.to_data()
 
     def to_data(self) -> dict:
         """The live event's JSON payload."""
