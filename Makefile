@@ -80,7 +80,8 @@ demo: $(VENV)/.installed
 # name in agentscope_rpc.deploy's __all__, and its Ray names import Ray.
 API_MODULES := agentscope_rpc agentscope_rpc.message agentscope_rpc.agents agentscope_rpc.agents.hooks \
 	agentscope_rpc.memory agentscope_rpc.models agentscope_rpc.parsers agentscope_rpc.pipelines \
-	agentscope_rpc.streaming agentscope_rpc.sse agentscope_rpc.live_events \
+	agentscope_rpc.streaming agentscope_rpc.sse agentscope_rpc.live_events agentscope_rpc.tools agentscope_rpc.tools.protocol \
+	agentscope_rpc.service agentscope_rpc.agents.function_call_agent \
 	agentscope_rpc.console agentscope_rpc.transcript agentscope_rpc.environment \
 	agentscope_rpc.environment.errors agentscope_rpc.rpc agentscope_rpc.rpc.retry_strategy \
 	agentscope_rpc.server agentscope_rpc.runtime agentscope_rpc.exception agentscope_rpc.serialize \

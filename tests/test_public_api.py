@@ -66,6 +66,12 @@ def _module(name):
             },
         ),
         ("agentscope_rpc.memory", {"MemoryBase", "TemporaryMemory"}),
+        ("agentscope_rpc.tools", {"tool", "Tool", "Toolkit", "ToolCall", "ToolResult", "ToolCallEvent",
+                                  "ToolResultEvent", "function_schema", "parse_docstring", "check_arguments",
+                                  "describe_call", "DEFAULT_TOOL_TIMEOUT"}),
+        ("agentscope_rpc.tools.protocol", {"OPEN", "CLOSE", "TagFilter", "parse_call", "instructions",
+                                           "call_schema"}),
+        ("agentscope_rpc.service", {"ServiceToolkit", "ServiceResponse", "ServiceExecStatus"}),
         ("agentscope_rpc.tts", {"Speaker", "SpokenFile", "TTSUnavailableError", "DEFAULT_VOICES", "INSTALL_HINT",
                                 "MAX_SENTENCE_CHARS", "EXIT_TIMEOUT_S", "split_sentences", "find_espeak",
                                 "find_player"}),
@@ -137,7 +143,7 @@ def test_all_is_pinned(module, names):
 
 def test_agents_exports_at_least_the_core():
     agents = _module("agentscope_rpc.agents")
-    assert {"AgentBase", "TemporaryMemory"} <= set(agents.__all__)
+    assert {"AgentBase", "TemporaryMemory", "FunctionCallAgent", "ReActAgent"} <= set(agents.__all__)
     for name in agents.__all__:
         assert hasattr(agents, name)
 

@@ -20,7 +20,10 @@ from typing import Any, Iterable, Optional
 
 from .toolkit import ToolCall
 
-OPEN, CLOSE = "<tool_call>", "</tool_call>"
+OPEN = "<tool_call>"
+"""The tag that opens a tool call in the model's text."""
+CLOSE = "</tool_call>"
+"""The tag that closes it."""
 
 
 def instructions(schemas: Iterable[dict]) -> str:
