@@ -130,21 +130,19 @@ class SpokenFile:
 def _ends_sentence(text: str, match: "re.Match", final: bool) -> bool:
     """Whether the punctuation `match` (followed by whitespace) ends a sentence."""
     punct = match.group(2)
-    if "!" in punct or "?" in punct:
-        return True
-    start = match.start()
+    exclaims = "!" in punct or "?" in punct
+    if match.group(3) or (not exclaims and (len(punct) > 1 or punct == "\u2026")):
+        # a quotation ('"Stop!" she said') or an ellipsis ("Well... maybe") may go on in lower case
+        following = _NON_SPACE.search(text, match.end())
+        return final if following is None else not following.group().islower()
     if punct == ".":  # an abbreviation ("Dr.", "e.g.") or an initial ("J.") does not end one
+        start = match.start()
         word = _WORD_BEFORE.search(text, max(0, start - 24), start)
         if word is not None:
             token = word.group(1)
             if token.lower() in _ABBREVIATIONS or (len(token) == 1 and token.isupper()):
                 return False
-        return True
-    # an ellipsis ends a sentence unless the text goes on in lower case ("Well... maybe")
-    following = _NON_SPACE.search(text, match.end())
-    if following is None:
-        return final
-    return not following.group().islower()
+    return True
 
 
 def _cut_long(text: str, max_chars: int) -> int:
@@ -164,7 +162,8 @@ def split_sentences(text: str, final: bool = False,
     A sentence ends at `.`, `!` or `?` (or `...`, closing quotes and brackets
     included) followed by whitespace, or at a line break.  A period after a
     common abbreviation (`Mr.`, `e.g.`) or a capital initial (`J.`) does not
-    end one; an ellipsis followed by a lower-case word does not either.
+    end one; an ellipsis or a closing quote followed by a lower-case word
+    (`"Stop!" she said`) does not either.
     While the text is still streaming (`final=False`) punctuation at its very
     end waits for the next chunk (`3.` may become `3.5`); with `final=True`
     the rest counts as a sentence too.  Text that runs past `max_chars`
@@ -518,6 +517,7 @@ class Speaker:
         deadline = None
         for at, job in enumerate(jobs):
             if self._pending >= self.max_pending:
+                self._lock.notify_all()  # the worker may be asleep with jobs already queued
                 if deadline is None:
                     deadline = time.monotonic() + self.wait
                 room = self._lock.wait_for(
@@ -528,7 +528,7 @@ class Speaker:
                     self.dropped += lost
                     log.warning("tts: the speech queue is full (%d sentences); dropped %d sentence(s) of %s: %r",
                                 self.max_pending, lost, job.name, job.text[:60])
-                    return
+                    break
             self._jobs.append(job)
             self._pending += 1
         self._lock.notify_all()
