@@ -25,6 +25,7 @@ EXAMPLES = {
     "streaming_chat": REPO / "examples" / "distributed" / "streaming_chat.py",
     "parallel_search": REPO / "examples" / "distributed" / "parallel_search.py",
     "werewolf": REPO / "examples" / "distributed" / "werewolf" / "main.py",
+    "tool_agent": REPO / "examples" / "distributed" / "tool_agent.py",
 }
 
 
@@ -66,7 +67,7 @@ def test_every_example_documents_its_flags(name: str) -> None:
             assert described, f"{name}: {line.strip()!r} has no help text"
 
 
-@pytest.mark.parametrize("name", ["local_conversation", "streaming_chat"])
+@pytest.mark.parametrize("name", ["local_conversation", "streaming_chat", "tool_agent"])
 def test_model_config_errors_are_one_line(name: str, tmp_path: Path, scripted_models: str) -> None:
     done = run(name, "--model-config", str(tmp_path / "missing.json"))
     assert done.returncode == 2

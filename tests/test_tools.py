@@ -230,3 +230,18 @@ def test_toolkit_travels_by_pickle():
     assert copy.names == ["get_current_weather"] and copy.timeout == 3
     [result] = copy.run_all([ToolCall("1", "get_current_weather", {"city": "Lima"})])
     assert result.ok and json.loads(result.content)["city"] == "Lima"
+
+
+def test_string_annotations_are_read_without_the_functions_module_globals():
+    # what a tool shipped by value (cloudpickle) to a server looks like: string
+    # annotations whose names (Literal) are not among the function's globals
+    namespace: dict = {}
+    exec(  # noqa: S102  (a function defined without `Literal` in its globals)
+        "def weather(city: 'str', unit: \"Literal['c', 'f']\" = 'c', days: 'int' = 1, when: 'Nonsense' = None):\n"
+        "    '''Now.'''\n",
+        namespace,
+    )
+    props = function_schema(namespace["weather"])["function"]["parameters"]["properties"]
+    assert props["city"] == {"type": "string"} and props["days"]["type"] == "integer"
+    assert props["unit"]["enum"] == ["c", "f"]
+    assert "type" not in props["when"]  # an annotation that cannot be read: no type, not a failure

@@ -26,6 +26,7 @@ out.
 """
 from __future__ import annotations
 
+import builtins
 import collections.abc
 import enum
 import inspect
@@ -160,10 +161,7 @@ def function_schema(
     """
     target = func.func if hasattr(func, "func") and hasattr(func, "keywords") else func  # functools.partial
     doc_text, arg_docs, arg_doc_types = parse_docstring(inspect.getdoc(target))
-    try:
-        hints = typing.get_type_hints(target, include_extras=True)
-    except Exception:  # pylint: disable=broad-except
-        hints = dict(getattr(target, "__annotations__", {}) or {})
+    hints = type_hints(target)
     preset = set(preset)
     if hasattr(func, "keywords"):
         preset |= set(func.keywords or {})
@@ -201,12 +199,35 @@ def function_schema(
     }
 
 
+def type_hints(func: Callable) -> dict:
+    """The function's annotations, evaluated.
+
+    `typing.get_type_hints` needs every name an annotation mentions in the
+    function's globals; a function shipped by value to an agent server
+    (cloudpickle) keeps only the globals its code uses, so string
+    annotations (`from __future__ import annotations`) are evaluated one by
+    one with `typing`'s and the builtins' names too, and one that still
+    cannot be read counts as unannotated.
+    """
+    try:
+        return typing.get_type_hints(func, include_extras=True)
+    except Exception:  # pylint: disable=broad-except
+        pass
+    names = {**vars(builtins), **vars(typing), **getattr(func, "__globals__", {})}
+    hints = {}
+    for name, annotation in (getattr(func, "__annotations__", None) or {}).items():
+        if isinstance(annotation, str):
+            try:
+                annotation = eval(annotation, names)  # pylint: disable=eval-used  # the function's own annotation
+            except Exception:  # pylint: disable=broad-except
+                continue
+        hints[name] = annotation
+    return hints
+
+
 def enum_parameters(func: Callable) -> dict:
     """{parameter: Enum class} for the parameters annotated with an Enum (the model sends their values)."""
-    try:
-        hints = typing.get_type_hints(func)
-    except Exception:  # pylint: disable=broad-except
-        return {}
+    hints = type_hints(func)
     out = {}
     for name, hint in hints.items():
         options = [hint] + list(typing.get_args(hint))
@@ -217,4 +238,4 @@ def enum_parameters(func: Callable) -> dict:
     return out
 
 
-__all__ = ["function_schema", "parse_docstring", "type_schema", "enum_parameters"]
+__all__ = ["function_schema", "parse_docstring", "type_schema", "type_hints", "enum_parameters"]
