@@ -314,13 +314,9 @@ class Speaker:
         self.max_pending, self.wait, self.timeout = max_pending, float(wait), float(timeout)
         self.max_open = max_open
         self.hook_name = hook_name
-        if isinstance(voices, Mapping):
-            self._fixed, self._pool = dict(voices), list(DEFAULT_VOICES)
-        else:
-            self._fixed, self._pool = {}, list(voices) if voices else list(DEFAULT_VOICES)
-        if not self._pool:
-            raise ValueError("voices: an empty list")
-        self._assigned: dict = dict(self._fixed)
+        fixed = dict(voices) if isinstance(voices, Mapping) else {}
+        self._pool = list(voices) if voices and not isinstance(voices, Mapping) else list(DEFAULT_VOICES)
+        self._assigned: dict = fixed  # speaker name -> voice
         self._cursor = 0
         self._player = self._choose_player(play)
         self._manifest = self.out_dir / "manifest.jsonl" if manifest else None
