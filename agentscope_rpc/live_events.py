@@ -73,10 +73,9 @@ class MessageEvent:
 
 
 @dataclass
-class PutEvent:
-    """Something the app put into its stream (JSON data)."""
+class _DataEvent:
+    """An event whose payload is its JSON data as it is."""
 
-    type: ClassVar[str] = "put"
     data: Any
 
     def to_data(self) -> Any:
@@ -85,27 +84,24 @@ class PutEvent:
 
 
 @dataclass
-class ToolCallEvent:
-    """A function-calling agent is about to run a tool (`agentscope_rpc.tools.events.ToolCallEvent`)."""
+class PutEvent(_DataEvent):
+    """Something the app put into its stream (JSON data)."""
 
-    type: ClassVar[str] = "tool_call"
-    data: dict
-
-    def to_data(self) -> dict:
-        """The JSON payload."""
-        return self.data
+    type: ClassVar[str] = "put"
 
 
 @dataclass
-class ToolResultEvent:
+class ToolCallEvent(_DataEvent):
+    """A function-calling agent is about to run a tool (`agentscope_rpc.tools.events.ToolCallEvent`)."""
+
+    type: ClassVar[str] = "tool_call"
+
+
+@dataclass
+class ToolResultEvent(_DataEvent):
     """A tool answered or failed (`agentscope_rpc.tools.events.ToolResultEvent`)."""
 
     type: ClassVar[str] = "tool_result"
-    data: dict
-
-    def to_data(self) -> dict:
-        """The JSON payload."""
-        return self.data
 
 
 @dataclass

@@ -20,7 +20,7 @@ import time
 import agentscope_rpc
 from agentscope_rpc.agents import DialogAgent
 from agentscope_rpc.message import Msg
-from agentscope_rpc.models.registry import load_config_source
+from agentscope_rpc.models.registry import pick_config
 from agentscope_rpc.server.cli import run_command
 
 ALICE = (
@@ -36,12 +36,7 @@ BOB = (
 def model_configs(args: argparse.Namespace) -> tuple[list, str]:
     """The model configs to use and the name of the one the agents take."""
     if args.model_config:
-        configs = load_config_source(args.model_config)
-        names = [c.get("config_name") for c in configs if isinstance(c, dict)]
-        name = args.model_config_name or (names[0] if names else None)
-        if name not in names:
-            raise ValueError(f"--model-config-name {name!r}: not in {args.model_config} (has {names})")
-        return configs, name
+        return pick_config(args.model_config, args.model_config_name, "--model-config-name")
     return [{
         "config_name": "smollm2-short",
         "model_type": "llama_cpp",

@@ -56,6 +56,8 @@ class _Handler(BaseHTTPRequestHandler):
             stub.requests.append({"path": self.path, "body": body,
                                   "headers": {k.lower(): v for k, v in self.headers.items()}})
             action = stub.script.pop(0) if stub.script else "ok"
+        if action == "stream":
+            action = STREAM_EVENTS
         if isinstance(action, list):  # a scripted stream: these chunk events, then [DONE]
             self._start_chunked()
             for event in action:
@@ -67,12 +69,6 @@ class _Handler(BaseHTTPRequestHandler):
         elif action.isdigit():
             self._send_json(int(action), {"error": {"message": "bad request body" if action == "400"
                                                     else "try later"}})
-        elif action == "stream":
-            self._start_chunked()
-            for event in STREAM_EVENTS:
-                self._chunk(f"data: {json.dumps(event)}\n\n")
-            self._chunk("data: [DONE]\n\n")
-            self.wfile.write(b"0\r\n\r\n")
         elif action == "broken-before-token":
             self._start_chunked()
             self._chunk(f"data: {json.dumps(STREAM_EVENTS[0])}\n\n")

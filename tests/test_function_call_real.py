@@ -15,7 +15,7 @@ from agentscope_rpc.models.llama_cpp_model import find_smollm2_gguf
 from agentscope_rpc.streaming import pipeline
 from agentscope_rpc.tools import ToolCallEvent, ToolResultEvent
 from test_function_call_agent import Spy, assert_no_tool_tokens, call
-from tool_funcs import get_current_weather, get_forecast
+from tool_funcs import get_current_weather, get_forecast, recording_weather
 
 try:
     from _model_server import start_llama_server, stop_process
@@ -97,16 +97,7 @@ def test_real_openai_server_streams_a_native_tool_call_then_the_answer(tool_serv
     agentscope_rpc.init(model_configs=[{"config_name": "srv", "model_type": "openai_chat", "model_name": "smollm2",
                                         "base_url": tool_server, "stream": True, "max_retries": 0,
                                         "generate_args": {"temperature": 0.0, "max_tokens": 48}}])
-    calls = []
-
-    def get_current_weather(city: str) -> dict:
-        """Get the current weather in a city.
-
-        Args:
-            city: Name of the city.
-        """
-        calls.append(city)
-        return {"city": city, "temperature_c": 21, "sky": "sunny"}
+    get_current_weather, calls = recording_weather()
 
     # llama-cpp-python's server streams a named tool choice (not an automatic one), and no choice without tools
     agent = FunctionCallAgent("Assistant", sys_prompt="You are a helpful assistant.", model_config_name="srv",
@@ -125,16 +116,7 @@ def test_embedded_model_makes_a_grammar_constrained_call_and_answers():
     pytest.importorskip("llama_cpp")
     agentscope_rpc.init(model_configs=[{"config_name": "local", "model_type": "llama_cpp", "stream": True,
                                         "generate_args": {"temperature": 0.0, "max_tokens": 48, "seed": 1}}])
-    calls = []
-
-    def get_current_weather(city: str) -> dict:
-        """Get the current weather in a city.
-
-        Args:
-            city: Name of the city.
-        """
-        calls.append(city)
-        return {"city": city, "temperature_c": 21, "sky": "sunny"}
+    get_current_weather, calls = recording_weather()
 
     agent = FunctionCallAgent("Assistant", sys_prompt="You are a helpful assistant.", model_config_name="local",
                               tools=[get_current_weather], tool_choice="required", follow_up_tool_choice="none")

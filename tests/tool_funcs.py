@@ -27,6 +27,22 @@ def get_current_weather(city: str, unit: Literal["celsius", "fahrenheit"] = "cel
     return {"city": city, "temperature": temp, "unit": unit, "sky": "sunny", "pid": os.getpid()}
 
 
+def recording_weather():
+    """(get_current_weather, calls): a weather tool that records the cities it was asked about."""
+    calls = []
+
+    def get_current_weather(city: str) -> dict:  # pylint: disable=redefined-outer-name
+        """Get the current weather in a city.
+
+        Args:
+            city: Name of the city.
+        """
+        calls.append(city)
+        return {"city": city, "temperature_c": 21, "sky": "sunny"}
+
+    return get_current_weather, calls
+
+
 def get_forecast(city: str, days: int = 3) -> list:
     """Get the weather forecast for the next days.
 

@@ -108,6 +108,20 @@ def load_config_source(configs: Union[str, os.PathLike, list, dict]) -> list:
     )
 
 
+def pick_config(path: Union[str, os.PathLike], name: Any = None, label: str = "config_name") -> tuple[list, str]:
+    """(the configs in the JSON file `path`, the one named `name` — default: the first).
+
+    For programs that take a config file and a config name on their command
+    line: a name the file does not have is a `ValueError` naming `label`.
+    """
+    configs = load_config_source(path)
+    names = [c.get("config_name") for c in configs if isinstance(c, dict)]
+    name = name or (names[0] if names else None)
+    if name not in names:
+        raise ValueError(f"{label} {name!r}: not in {path} (has {names})")
+    return configs, name
+
+
 def _validate(config: Any) -> dict:
     if not isinstance(config, dict):
         raise ModelConfigError(f"a model config must be a dict, not {type(config).__name__}: {config!r:.200}")
@@ -221,6 +235,7 @@ __all__ = [
     "model_types",
     "read_model_configs",
     "load_config_source",
+    "pick_config",
     "clear_model_configs",
     "get_model_configs",
     "model_configs_json",

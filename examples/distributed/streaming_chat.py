@@ -30,7 +30,7 @@ from typing import Any
 from agentscope_rpc.agents import DialogAgent
 from agentscope_rpc.message import Msg, content_text
 from agentscope_rpc.models import read_model_configs
-from agentscope_rpc.models.registry import load_config_source
+from agentscope_rpc.models.registry import pick_config
 from agentscope_rpc.server.cli import run_command
 from agentscope_rpc.streaming import SpeakChunk, pipeline, put_into_stream
 
@@ -65,11 +65,7 @@ def use_model(max_tokens: int = 40, seed: int = 7) -> None:
 
 def use_model_file(path: str, name: str | None = None) -> str:
     """Use the configs of a JSON file instead; the agents take `name` (default: the first)."""
-    configs = load_config_source(path)
-    names = [c.get("config_name") for c in configs if isinstance(c, dict)]
-    name = name or (names[0] if names else None)
-    if name not in names:
-        raise ValueError(f"--model-config-name {name!r}: not in {path} (has {names})")
+    configs, name = pick_config(path, name, "--model-config-name")
     read_model_configs(configs, clear_existing=True)
     _config_name[0] = name
     return name
