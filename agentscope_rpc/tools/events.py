@@ -18,8 +18,20 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 
+class _ReadsLikeLiveEvent:
+    """`type` and `data`, as the live event a tool event becomes (the console reads either)."""
+
+    def to_data(self) -> dict:  # pragma: no cover - each event says
+        raise NotImplementedError
+
+    @property
+    def data(self) -> dict:
+        """The live event's JSON payload (as `to_data()`)."""
+        return self.to_data()
+
+
 @dataclass
-class ToolCallEvent:
+class ToolCallEvent(_ReadsLikeLiveEvent):
     """An agent is about to run `tool` with `arguments` (already parsed and checked)."""
 
     agent: str
@@ -32,11 +44,6 @@ class ToolCallEvent:
     kind = "tool_call"
     type = "tool_call"  # read like the live event it becomes (`live_events`), e.g. by the console
 
-    @property
-    def data(self) -> dict:
-        """The live event's JSON payload (as `to_data()`)."""
-        return self.to_data()
-
     def to_data(self) -> dict:
         """The live event's JSON payload."""
         return {"agent": self.agent, "call_id": self.call_id, "tool": self.tool,
@@ -48,7 +55,7 @@ class ToolCallEvent:
 
 
 @dataclass
-class ToolResultEvent:
+class ToolResultEvent(_ReadsLikeLiveEvent):
     """A tool answered (`ok`) or failed (`error`); `content` is what the model is told."""
 
     agent: str
@@ -63,11 +70,6 @@ class ToolResultEvent:
 
     kind = "tool_result"
     type = "tool_result"  # read like the live event it becomes (`live_events`), e.g. by the console
-
-    @property
-    def data(self) -> dict:
-        """The live event's JSON payload (as `to_data()`)."""
-        return self.to_data()
 
     def to_data(self) -> dict:
         """The live event's JSON payload."""
