@@ -73,9 +73,10 @@ class MessageEvent:
 
 
 @dataclass
-class _DataEvent:
-    """An event whose payload is its JSON data as it is."""
+class PutEvent:
+    """Something the app put into its stream (JSON data)."""
 
+    type: ClassVar[str] = "put"
     data: Any
 
     def to_data(self) -> Any:
@@ -84,24 +85,27 @@ class _DataEvent:
 
 
 @dataclass
-class PutEvent(_DataEvent):
-    """Something the app put into its stream (JSON data)."""
-
-    type: ClassVar[str] = "put"
-
-
-@dataclass
-class ToolCallEvent(_DataEvent):
+class ToolCallEvent:
     """A function-calling agent is about to run a tool (`agentscope_rpc.tools.events.ToolCallEvent`)."""
 
     type: ClassVar[str] = "tool_call"
+    data: dict
+
+    def to_data(self) -> dict:
+        """The JSON payload."""
+        return self.data
 
 
 @dataclass
-class ToolResultEvent(_DataEvent):
+class ToolResultEvent:
     """A tool answered or failed (`agentscope_rpc.tools.events.ToolResultEvent`)."""
 
     type: ClassVar[str] = "tool_result"
+    data: dict
+
+    def to_data(self) -> dict:
+        """The JSON payload."""
+        return self.data
 
 
 @dataclass
