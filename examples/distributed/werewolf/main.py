@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import random
 import secrets
@@ -50,12 +49,12 @@ from agentscope_rpc.streaming import pipeline, put_into_stream
 from werewolf.game import MODERATOR, GameError, GameResult, Line, Moderator, PlayersLostError, assign_roles
 from werewolf.players import DEFAULT_MODEL, MODELS, PolicyModel, WerewolfPlayer
 from werewolf.prompts import DEFAULT_PROMPTS, PROMPT_SETS
+from werewolf.voices import close_speaker, open_speaker, tts_problem
 
 NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank"]
 TOKEN_ENV = "AGENTSCOPE_RPC_TOKEN"
 EXIT_USAGE, EXIT_LOST, EXIT_FAILED = 2, 3, 4
 CLEANUP_GRACE_S = 20.0  # Ctrl-C: how long the game's thread may take to stop its servers
-TTS_FLUSH_S = 60.0  # --tts: how long the end of a game may wait for its last sentences to be written
 
 
 class UsageError(Exception):
@@ -145,22 +144,6 @@ def model_configs(args: argparse.Namespace) -> list:
     return configs
 
 
-def check_tts(directory: str) -> None:
-    """`--tts DIR`: espeak-ng is installed and DIR can be written to, before any server starts."""
-    from agentscope_rpc.tts import TTSUnavailableError, find_espeak
-
-    try:
-        find_espeak()
-    except TTSUnavailableError as err:
-        raise UsageError(f"--tts: {err}") from None
-    try:
-        Path(directory).mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"--tts: {err.strerror}: {directory}") from None
-    if not os.access(directory, os.W_OK):
-        raise UsageError(f"--tts: cannot write to {directory}")
-
-
 def parse_hosts(text: str) -> list:
     """`host:port,host:port` -> [(host, port), ...]."""
     endpoints = []
@@ -213,14 +196,7 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
     speaker = None
     try:
         if getattr(args, "tts", None):
-            from agentscope_rpc.tts import Speaker
-
-            # the moderator first (its own voice), then the players in seat order; the
-            # narrator also reads players' ballots and decisions, in their voices (by msg.name)
-            speaker = Speaker(args.tts)
-            for name in [MODERATOR] + NAMES:
-                speaker.voice_for(name)
-            speaker.attach(voice)
+            speaker = open_speaker(args.tts, [MODERATOR] + NAMES, voice)
         cast = []
         for i, name in enumerate(NAMES):
             where = fleet if fleet is not None else dict(zip(("host", "port"), endpoints[i % len(endpoints)]),
@@ -257,11 +233,7 @@ def play(args: argparse.Namespace, log: Any = print) -> GameResult:
         raise
     finally:
         if speaker is not None:
-            speaker.close(timeout=TTS_FLUSH_S)
-            if speaker.errors or speaker.dropped:
-                logging.getLogger("werewolf").warning(
-                    "--tts: %d sentence(s) failed and %d were dropped (see the warnings above)",
-                    speaker.errors, speaker.dropped)
+            close_speaker(speaker)
         if not launchers and fleet is None:  # running servers: leave them as we found them
             for player in players:
                 if player.name not in lost:
@@ -393,7 +365,9 @@ def main(argv: Optional[list] = None) -> int:
         if args.tts:
             if args.replay:
                 raise UsageError("--tts voices a game as it is played, not a --replay")
-            check_tts(args.tts)
+            problem = tts_problem(args.tts)
+            if problem:
+                raise UsageError(problem)
         if args.sse:
             return serve_page(args)
         if args.replay:
