@@ -74,11 +74,14 @@ def test_shipped_class_with_code_shipping(module_server):
 
 def test_constructor_raising(module_server):
     broken = BrokenInit("broken", to_dist=module_server.options)
-    call = broken(None)  # queued behind the construction: fails with it
+    # a call queued behind the construction fails with it; once the failure has
+    # arrived (it may already have, creation is pipelined), a call is refused at once
     with pytest.raises(AgentCreationError, match="constructor exploded on purpose"):
-        call.result(timeout=30)
+        broken(None).result(timeout=30)
     with pytest.raises(AgentCreationError, match="constructor exploded on purpose"):
         broken.wait_ready(timeout=30)
+    with pytest.raises(AgentCreationError, match="constructor exploded on purpose"):
+        broken(None)  # the failure is known now: refused before anything is sent
     _still_serves(module_server)
 
 
