@@ -11,7 +11,9 @@ import asyncio
 import grpc
 import pytest
 
+from agentscope_rpc.exception import AuthenticationError
 from agentscope_rpc.rpc import codec
+from agentscope_rpc.rpc.client_session import ended_call_error
 from agentscope_rpc.server.auth import SESSION_METHOD, TokenInterceptor
 
 TOKEN = "a-token-of-enough-length-123456"
@@ -55,13 +57,16 @@ async def _scenario() -> dict:
                     results[name] = err.code()
 
             async def stream(name: str, metadata: tuple) -> None:
+                call = session(metadata=metadata, timeout=10)
                 try:
-                    call = session(metadata=metadata, timeout=10)
                     await call.write(b"frame")
                     results[name] = await call.read()
                     call.cancel()
-                except grpc.aio.AioRpcError as err:
-                    results[name] = err.code()
+                except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                    # a write racing the refusal fails as INTERNAL "Internal error from
+                    # Core" (or InvalidStateError once the call is over): the call's own
+                    # status is the answer, as the runtime's session reads it
+                    results[name] = await call.code()
 
             good_cap = f"task-1:{codec.capability(KEY, 'task-1')}"
             await unary("token", (("authorization", f"Bearer {TOKEN}"),))
@@ -108,3 +113,30 @@ def test_near_misses_are_refused(given):
         return None
 
     assert asyncio.run(scenario()) == grpc.StatusCode.UNAUTHENTICATED
+
+
+async def _write_after_refusal() -> tuple:
+    server = grpc.aio.server(interceptors=[TokenInterceptor(TOKEN, KEY)])
+    server.add_generic_rpc_handlers((_Handlers(),))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.stream_stream(SESSION_METHOD)(metadata=(), timeout=10)
+            await call.code()  # refused: the call is over
+            try:
+                await call.write(b"frame")
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError) as err:
+                failed = err
+            else:
+                raise AssertionError("a write on an ended call succeeded")
+            return failed, await ended_call_error(call, failed, codec.Endpoint("127.0.0.1", port))
+    finally:
+        await server.stop(0)
+
+
+def test_a_write_that_fails_because_the_session_was_refused_reports_the_refusal():
+    # what the runtime's session does when its write loses the race with the server's answer
+    failed, error = asyncio.run(_write_after_refusal())
+    assert not isinstance(failed, AuthenticationError)  # grpc says nothing useful ...
+    assert isinstance(error, AuthenticationError) and "token" in str(error)  # ... the call's status does

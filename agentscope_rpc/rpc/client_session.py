@@ -40,6 +40,29 @@ WINDOW = 16  # speech events the server may send for one call before it needs cr
 RELEASE_DELAY_S = 0.05  # releases wait at most this long for a frame to ride on
 
 
+ENDED_STATUS_WAIT_S = 2.0  # how long a failed write waits for the call's own status
+
+
+async def ended_call_error(stream: Any, err: BaseException, endpoint: Any) -> BaseException:
+    """Why a write on a session failed: the call's own status when it has ended with one.
+
+    A write racing the server's answer (a refused token, a stopping server)
+    fails with grpc.aio's INTERNAL "Internal error from Core", or with
+    `InvalidStateError` once the call is over; the status the server sent
+    is the real reason, so it is waited for (briefly) and used instead.
+    """
+    if stream is None or isinstance(err, exc.AgentScopeRpcError):
+        return err
+    try:
+        code = await asyncio.wait_for(stream.code(), ENDED_STATUS_WAIT_S)
+        details = await stream.details()
+    except (asyncio.TimeoutError, grpc.RpcError, asyncio.InvalidStateError):
+        return err
+    if code is None or code == grpc.StatusCode.OK:
+        return err
+    return codec.error_for_status(code, details or "", endpoint)
+
+
 class ClientSession:
     """One Session stream of a `Connection` (see module docstring)."""
 
@@ -172,7 +195,7 @@ class ClientSession:
         except asyncio.CancelledError:
             raise
         except BaseException as err:  # pylint: disable=broad-except
-            self._die(err)
+            self._die(await ended_call_error(self._stream, err, self.conn.endpoint))
 
     async def _read_loop(self) -> None:
         try:
