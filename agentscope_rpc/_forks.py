@@ -31,7 +31,14 @@ FORK_REQUEST_MAX = 1 << 16  # bytes of one request / answer on the fork server's
 
 
 class ForkedProcess:
-    """A server forked by the fork server: the part of `subprocess.Popen` its owner uses."""
+    """A server forked by the fork server: the part of `subprocess.Popen` its owner uses.
+
+    Its pidfd stays open for as long as the object lives, also after the
+    child ended: poll/wait/kill may run on several threads at once, and a
+    pidfd closed by one of them could be reused by the next pipe or pidfd
+    the process opens — another server's — which a late `kill` or a second
+    close would then hit.
+    """
 
     def __init__(self, pid: int, watch: int) -> None:
         self.pid = pid
@@ -60,8 +67,14 @@ class ForkedProcess:
 
     def _ended(self) -> None:
         self.returncode = 0  # its exit status went to the fork server, which reaped it
-        os.close(self._pidfd)  # type: ignore[arg-type]
-        self._pidfd = None
+
+    def __del__(self) -> None:
+        fd, self._pidfd = getattr(self, "_pidfd", None), None
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
     def terminate(self) -> None:
         self._signal(signal.SIGTERM)
@@ -70,8 +83,11 @@ class ForkedProcess:
         self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        if self._pidfd is not None:
-            signal.pidfd_send_signal(self._pidfd, sig)
+        if self.returncode is None and self._pidfd is not None:
+            try:
+                signal.pidfd_send_signal(self._pidfd, sig)
+            except ProcessLookupError:  # it has just ended
+                pass
 
 
 class ForkServer:
